@@ -73,6 +73,10 @@ impl Timestamp {
     /// `timestr2flt`.
     pub fn parse(s: &str) -> Result<Self, TimeError> {
         let bad = || TimeError::Invalid(truncate_for_error(s));
+        // Every valid spelling is ASCII; checking first makes all the byte slicing below safe.
+        if !s.is_ascii() {
+            return Err(bad());
+        }
         let b = s.as_bytes();
         let (date, rest) = if b.len() > 8 && b[8] == b'T' {
             (&s[..8], &s[9..])
@@ -369,6 +373,8 @@ mod tests {
             "20240102T030405x",
             "é0240102T030405",
             "20240102Té30405",
+            "2Ϋ032",
+            "20240102T030405.1é",
             "20240102T030405.1e999",
             "20240102T030405.",
         ] {

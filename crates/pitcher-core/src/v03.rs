@@ -169,7 +169,10 @@ pub fn from_object(obj: Map<String, Value>) -> Result<Message, DecodeError> {
                 field::EXTRA
             }
         };
-        order.push(code);
+        // `identity` and `integrity` (or `retrievePath` and `retPath`) both present: one field.
+        if code == field::EXTRA || !order.contains(&code) {
+            order.push(code);
+        }
     }
     msg.pub_time = pub_time.ok_or(DecodeError::Missing("pubTime"))?;
     msg.base_url = base_url.ok_or(DecodeError::Missing("baseUrl"))?;

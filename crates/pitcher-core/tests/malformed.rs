@@ -256,3 +256,23 @@ fn detection_refuses_unknown_content_types() {
     .unwrap();
     assert_eq!(m.rel_path, "a/b.txt");
 }
+
+#[test]
+fn old_and_new_names_together_make_one_field() {
+    let body = r#"{"pubTime": "20240102T030405", "baseUrl": "http://h/", "relPath": "a", "integrity": {"method": "md5", "value": "old"}, "identity": {"method": "sha512", "value": "new"}}"#;
+    let m = v03::decode(body.as_bytes()).unwrap();
+    assert_eq!(m.identity.as_ref().unwrap().value, "new");
+    let out = v03::encode(&m);
+    assert_eq!(out.matches("identity").count(), 1);
+    assert_eq!(v03::decode(out.as_bytes()).unwrap(), m);
+}
+
+#[test]
+fn fuzz_regression_non_ascii_in_time_digits() {
+    // Found by `cargo fuzz run decode_v03`: a multi-byte character inside the date digits.
+    let body = "{\"pubTime\": \"202611112\u{3ab}032............................................301.247111082\", \"identity\": {\"method\": \"sha512\", \"value\": \"s134644985EA==\"}}";
+    assert!(matches!(
+        v03::decode(body.as_bytes()),
+        Err(DecodeError::BadTime { .. })
+    ));
+}
