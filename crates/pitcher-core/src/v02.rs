@@ -97,6 +97,16 @@ pub fn decode_with(
             "retrievePath" | "retPath" => msg.retrieve_path = Some(value.clone()),
             // consumed below together with `sum`
             "oldname" | "link" => {}
+            // v03 field names that v02 carries in its body or in `sum`/`parts`: as headers they
+            // would collide with the typed fields when the message is written as v03.
+            "pubTime" | "baseUrl" | "relPath" | "identity" | "integrity" | "fileOp" | "size"
+            | "blocks" | "content" | "report" => {
+                return Err(DecodeError::bad_value(
+                    name,
+                    value,
+                    "this name is reserved for a v03 field and cannot be a v02 header",
+                ));
+            }
             _ => {
                 msg.extra.insert(name.clone(), Value::String(value.clone()));
             }
