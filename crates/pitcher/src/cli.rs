@@ -1,0 +1,77 @@
+//! The command line: `pitcher [global options] <verb> [component/config ...] [--<option> <value> ...]`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes, documented in `--help`.
+pub mod exit_code {
+    /// Success.
+    pub const OK: i32 = 0;
+    /// A runtime failure (I/O, a peer, ...).
+    pub const FAILURE: i32 = 1;
+    /// Bad command line (usage printed).
+    pub const USAGE: i32 = 2;
+    /// A configuration error (file, line and option named).
+    pub const CONFIG: i32 = 3;
+}
+
+const AFTER_HELP: &str = "\
+Configurations are sr3 configuration files: <config dir>/<component>/<config>.conf, with
+admin.conf, default.conf and credentials.conf at the top of the tree. The config dir is
+--config-dir, else $PITCHER_CONFIG_DIR, else $XDG_CONFIG_HOME/pitcher, else ~/.config/pitcher.
+An existing sr3 tree works as is: pitcher --config-dir ~/.config/sr3 list
+
+Exit codes: 0 success, 1 runtime failure, 2 bad command line, 3 configuration error.";
+
+/// Pitcher: a fast, safe data pump compatible with MetPX-Sarracenia v3 (sr3).
+#[derive(Debug, Parser)]
+#[command(name = "pitcher", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Configuration tree to use (default: $PITCHER_CONFIG_DIR, else ~/.config/pitcher); e.g. ~/.config/sr3.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+
+    /// Log level for Pitcher's own messages: error, warn, info, debug, trace.
+    #[arg(long, global = true, value_name = "LEVEL", default_value = "warn")]
+    pub log_level: String,
+
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Verb {
+    /// List the configured flows (component/config) and include files.
+    #[command(after_help = "Exit codes: 0 success, 1 the config dir cannot be read.")]
+    List,
+
+    /// Print the fully resolved options of flows, one `option value` per line (passwords masked).
+    #[command(after_help = "\
+The output is in configuration-file syntax: built-in defaults, admin.conf, default.conf, the
+component's defaults, the flow's file and the command line, layered exactly as sr3 does.
+Any option can be given after the flow as --<option> <value> (a flag alone means on), e.g.
+    pitcher show subscribe/wx --batch 100 --debug
+
+Exit codes: 0 success, 2 bad command line, 3 configuration error.")]
+    Show {
+        /// The flow(s) to show, as component/config (e.g. subscribe/wx; `.conf` may be omitted),
+        /// followed by options overriding the configuration: --<option> <value> ...
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMPONENT/CONFIG [--OPTION VALUE]"
+        )]
+        args: Vec<String>,
+    },
+}
+
+/// Splits `show`-style arguments into flow names and the option arguments that follow them.
+pub fn split_flows_and_options(args: &[String]) -> (Vec<String>, Vec<String>) {
+    let first_option = args
+        .iter()
+        .position(|a| a.starts_with("--"))
+        .unwrap_or(args.len());
+    (args[..first_option].to_vec(), args[first_option..].to_vec())
+}
