@@ -161,7 +161,7 @@ impl Timestamp {
         if let Some(t) = &self.text {
             return t.to_string();
         }
-        let mut out = self.civil_string(true);
+        let mut out = self.civil_string();
         push_fraction(&mut out, self.nanos);
         out
     }
@@ -177,30 +177,18 @@ impl Timestamp {
         self
     }
 
-    fn civil_string(&self, with_t: bool) -> String {
+    fn civil_string(&self) -> String {
         let ts = JiffTimestamp::new(self.secs, 0).unwrap_or(JiffTimestamp::UNIX_EPOCH);
         let dt = ts.to_zoned(TimeZone::UTC).datetime();
-        if with_t {
-            format!(
-                "{:04}{:02}{:02}T{:02}{:02}{:02}",
-                dt.year(),
-                dt.month(),
-                dt.day(),
-                dt.hour(),
-                dt.minute(),
-                dt.second()
-            )
-        } else {
-            format!(
-                "{:04}{:02}{:02}{:02}{:02}{:02}",
-                dt.year(),
-                dt.month(),
-                dt.day(),
-                dt.hour(),
-                dt.minute(),
-                dt.second()
-            )
-        }
+        format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}",
+            dt.year(),
+            dt.month(),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second()
+        )
     }
 }
 
