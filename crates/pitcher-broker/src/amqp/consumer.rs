@@ -1,0 +1,422 @@
+//! Consuming from a RabbitMQ queue: declare and bind (when allowed), `basic.qos` prefetch,
+//! `basic.consume`, decode, ack after the caller's work is durable, reconnect with back-off.
+
+use std::time::Duration;
+
+use futures_util::{FutureExt, StreamExt};
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{Channel, Connection};
+use pitcher_core::topic::{amqp_words, strip_prefix};
+use pitcher_core::{DecodeLimits, Format, Headers, format};
+use tracing::{info, warn};
+
+use super::{connect, lost, scrub, short};
+use crate::backoff::Backoff;
+use crate::delivery::{AckToken, ConsumerStats, QueueSpec, Received};
+use crate::endpoint::Endpoint;
+use crate::error::BrokerError;
+
+struct Live {
+    connection: Connection,
+    channel: Channel,
+    consumer: lapin::Consumer,
+}
+
+/// A consumer of one AMQP queue. Instances of a flow share the queue; the broker hands each
+/// message to one of them.
+pub struct AmqpConsumer {
+    endpoint: Endpoint,
+    queue: QueueSpec,
+    prefetch: u16,
+    timeout: Duration,
+    limits: DecodeLimits,
+    name: String,
+    live: Option<Live>,
+    generation: u64,
+    backoff: Backoff,
+    stats: ConsumerStats,
+}
+
+impl AmqpConsumer {
+    /// A consumer that connects on first use (and after any loss) with capped back-off.
+    /// `timeout` bounds every network call; `name` shows in the broker's connection list.
+    pub fn new(
+        endpoint: Endpoint,
+        queue: QueueSpec,
+        prefetch: u16,
+        timeout: Duration,
+        name: impl Into<String>,
+    ) -> Self {
+        AmqpConsumer {
+            endpoint,
+            queue,
+            prefetch: prefetch.max(1),
+            timeout,
+            limits: DecodeLimits::default(),
+            name: name.into(),
+            live: None,
+            generation: 0,
+            backoff: Backoff::default(),
+            stats: ConsumerStats::default(),
+        }
+    }
+
+    /// Sets the decoder limits (largest accepted body).
+    pub fn with_limits(mut self, limits: DecodeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Connects now, declaring and binding the queue: the error says why it failed.
+    pub async fn connect(&mut self) -> Result<(), BrokerError> {
+        if self.live.is_none() {
+            let live = self.open().await?;
+            self.generation += 1;
+            self.live = Some(live);
+            self.backoff.succeeded();
+            info!(broker = %self.endpoint, queue = %self.queue.name, "consuming");
+        }
+        Ok(())
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    pub fn queue(&self) -> &QueueSpec {
+        &self.queue
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.live
+            .as_ref()
+            .is_some_and(|l| l.connection.status().connected())
+    }
+
+    pub fn stats(&self) -> &ConsumerStats {
+        &self.stats
+    }
+
+    async fn open(&self) -> Result<Live, BrokerError> {
+        let broker = self.endpoint.masked();
+        let t = self.timeout;
+        let connection = connect(&self.endpoint, t, &self.name).await?;
+        let step = |what: &'static str| {
+            let broker = broker.clone();
+            move |e: lapin::Error| BrokerError::Refused {
+                broker,
+                what: what.to_string(),
+                reason: scrub(&self.endpoint, &e.to_string()),
+            }
+        };
+        let channel = timed(t, &broker, "opening a channel", connection.create_channel())
+            .await?
+            .map_err(step("opening a channel"))?;
+        timed(
+            t,
+            &broker,
+            "basic.qos",
+            channel.basic_qos(self.prefetch, BasicQosOptions { global: false }),
+        )
+        .await?
+        .map_err(step("setting prefetch"))?;
+        let q = short(&self.queue.name)?;
+        if self.queue.declare {
+            let mut args = FieldTable::default();
+            if let Some(e) = self.queue.expire {
+                args.insert("x-expires".into(), AMQPValue::LongLongInt(millis(e)));
+            }
+            if let Some(ttl) = self.queue.message_ttl {
+                args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(millis(ttl)));
+            }
+            let opts = QueueDeclareOptions {
+                durable: self.queue.durable,
+                auto_delete: self.queue.auto_delete,
+                ..Default::default()
+            };
+            timed(
+                t,
+                &broker,
+                "queue.declare",
+                channel.queue_declare(q.clone(), opts, args),
+            )
+            .await?
+            .map_err(step("declaring the queue"))?;
+        }
+        if self.queue.bind {
+            for (exchange, key) in &self.queue.bindings {
+                timed(
+                    t,
+                    &broker,
+                    "queue.bind",
+                    channel.queue_bind(
+                        q.clone(),
+                        short(exchange)?,
+                        short(key)?,
+                        QueueBindOptions::default(),
+                        FieldTable::default(),
+                    ),
+                )
+                .await?
+                .map_err(|e| BrokerError::Refused {
+                    broker: broker.clone(),
+                    what: format!(
+                        "binding queue {} to exchange {exchange} with {key}",
+                        self.queue.name
+                    ),
+                    reason: scrub(&self.endpoint, &e.to_string()),
+                })?;
+            }
+        }
+        let consumer = timed(
+            t,
+            &broker,
+            "basic.consume",
+            channel.basic_consume(
+                q,
+                short(&self.name)?,
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            ),
+        )
+        .await?
+        .map_err(step("consuming from the queue"))?;
+        Ok(Live {
+            connection,
+            channel,
+            consumer,
+        })
+    }
+
+    /// Ensures a connection, respecting the back-off; logs each failed attempt once.
+    async fn ensure_connected(&mut self, wait: Duration) -> Result<(), BrokerError> {
+        if self
+            .live
+            .as_ref()
+            .is_some_and(|l| !l.connection.status().connected())
+        {
+            self.drop_connection("the connection closed");
+        }
+        if self.live.is_some() {
+            return Ok(());
+        }
+        let remaining = self.backoff.remaining();
+        if !remaining.is_zero() {
+            tokio::time::sleep(remaining.min(wait)).await;
+            if !self.backoff.remaining().is_zero() {
+                return Err(BrokerError::NotConnected {
+                    broker: self.endpoint.masked(),
+                    retry_in_seconds: self.backoff.remaining().as_secs(),
+                });
+            }
+        }
+        match self.connect().await {
+            Ok(()) => {
+                if self.generation > 1 {
+                    self.stats.reconnects += 1;
+                    info!(broker = %self.endpoint, "reconnected");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let next = self.backoff.failed();
+                warn!("{e}; retrying in {} s", next.as_secs());
+                Err(e)
+            }
+        }
+    }
+
+    fn drop_connection(&mut self, why: &str) {
+        if self.live.take().is_some() {
+            warn!(broker = %self.endpoint, "lost connection: {why}; unacknowledged messages will be redelivered");
+            self.backoff.failed();
+        }
+    }
+
+    /// Receives up to `max` messages, waiting up to `wait` for the first one. Malformed messages
+    /// are logged, acknowledged and dropped (counted in `stats().bad`).
+    pub async fn receive(
+        &mut self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<Received>, BrokerError> {
+        self.ensure_connected(wait).await?;
+        let mut out = Vec::new();
+        let mut bad = Vec::new();
+        let mut failure = None;
+        if let Some(live) = self.live.as_mut() {
+            let mut first = true;
+            while out.len() < max {
+                let next = if first {
+                    first = false;
+                    match tokio::time::timeout(wait, live.consumer.next()).await {
+                        Ok(n) => n,
+                        Err(_) => break,
+                    }
+                } else {
+                    match live.consumer.next().now_or_never() {
+                        Some(n) => n,
+                        None => break,
+                    }
+                };
+                let delivery = match next {
+                    Some(Ok(d)) => d,
+                    Some(Err(e)) => {
+                        failure = Some(lost(&self.endpoint, &e));
+                        break;
+                    }
+                    None => {
+                        failure = Some(BrokerError::ConnectionLost {
+                            broker: self.endpoint.masked(),
+                            reason: "the consumer was cancelled".into(),
+                        });
+                        break;
+                    }
+                };
+                let token = AckToken {
+                    connection: self.generation,
+                    tag: delivery.delivery_tag,
+                };
+                self.stats.bytes += delivery.data.len() as u64;
+                match decode(&delivery, &self.queue.topic_prefix, self.limits) {
+                    Ok(mut message) => {
+                        message.local.exchange = Some(delivery.exchange.as_str().to_string());
+                        self.stats.received += 1;
+                        out.push(Received {
+                            message,
+                            token,
+                            redelivered: delivery.redelivered,
+                            body_len: delivery.data.len(),
+                        });
+                    }
+                    Err(reason) => {
+                        warn!(
+                            exchange = delivery.exchange.as_str(),
+                            topic = delivery.routing_key.as_str(),
+                            "rejected: 417 invalid message ({reason}); acknowledged and dropped"
+                        );
+                        bad.push(token);
+                    }
+                }
+            }
+        }
+        for token in bad {
+            self.stats.bad += 1;
+            self.ack(token).await?;
+        }
+        if let Some(e) = failure {
+            self.drop_connection(&e.to_string());
+            if out.is_empty() {
+                return Err(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Acknowledges a message whose work is durable. A token from an earlier connection is
+    /// skipped with a warning: the broker has already requeued that message.
+    pub async fn ack(&mut self, token: AckToken) -> Result<(), BrokerError> {
+        let Some(live) = self
+            .live
+            .as_ref()
+            .filter(|_| token.connection == self.generation)
+        else {
+            self.stats.stale_acks += 1;
+            warn!(broker = %self.endpoint, "stale acknowledgement dropped (from a previous connection; the broker redelivers that message)");
+            return Ok(());
+        };
+        let r = timed(
+            self.timeout,
+            &self.endpoint.masked(),
+            "basic.ack",
+            live.channel
+                .basic_ack(token.tag, BasicAckOptions::default()),
+        )
+        .await;
+        match r {
+            Ok(Ok(())) => {
+                self.stats.acked += 1;
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                let err = lost(&self.endpoint, &e);
+                self.drop_connection(&err.to_string());
+                Err(err)
+            }
+            Err(e) => {
+                self.drop_connection(&e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Closes the connection; unacknowledged messages go back to the queue.
+    pub async fn close(&mut self) {
+        if let Some(live) = self.live.take() {
+            let _ =
+                tokio::time::timeout(self.timeout, live.connection.close(200, "bye".into())).await;
+        }
+    }
+}
+
+fn decode(
+    d: &lapin::message::Delivery,
+    prefix: &[String],
+    limits: DecodeLimits,
+) -> Result<pitcher_core::Message, String> {
+    let content_type = d.properties.content_type().as_ref().map(|s| s.as_str());
+    let headers = headers_of(d.properties.headers().as_ref());
+    let key = d.routing_key.as_str();
+    let f = Format::detect(content_type, &d.data, Some(key)).map_err(|e| e.to_string())?;
+    let mut m = format::decode(f, &d.data, &headers, limits).map_err(|e| e.to_string())?;
+    let words = amqp_words(key);
+    m.local.subtopic = strip_prefix(&words, prefix).map(<[String]>::to_vec);
+    m.local.topic = Some(words);
+    Ok(m)
+}
+
+/// AMQP application headers as v02 text headers.
+pub(crate) fn headers_of(table: Option<&FieldTable>) -> Headers {
+    let mut h = Headers::new();
+    if let Some(t) = table {
+        for (k, v) in t.inner() {
+            let text = match v {
+                AMQPValue::LongString(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+                AMQPValue::ShortString(s) => s.as_str().to_string(),
+                AMQPValue::Boolean(b) => b.to_string(),
+                AMQPValue::ShortShortInt(i) => i.to_string(),
+                AMQPValue::ShortShortUInt(i) => i.to_string(),
+                AMQPValue::ShortInt(i) => i.to_string(),
+                AMQPValue::ShortUInt(i) => i.to_string(),
+                AMQPValue::LongInt(i) => i.to_string(),
+                AMQPValue::LongUInt(i) => i.to_string(),
+                AMQPValue::LongLongInt(i) => i.to_string(),
+                other => format!("{other:?}"),
+            };
+            h.insert(k.as_str().to_string(), text);
+        }
+    }
+    h
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+pub(crate) async fn timed<F: std::future::Future>(
+    t: Duration,
+    broker: &str,
+    what: &'static str,
+    f: F,
+) -> Result<F::Output, BrokerError> {
+    tokio::time::timeout(t, f)
+        .await
+        .map_err(|_| BrokerError::Timeout {
+            broker: broker.to_string(),
+            what,
+            seconds: t.as_secs(),
+        })
+}

@@ -1,0 +1,113 @@
+//! AMQP 0-9-1 (RabbitMQ) through lapin: connections, and the mapping of lapin's errors.
+
+mod consumer;
+mod publisher;
+
+pub use consumer::AmqpConsumer;
+pub use publisher::AmqpPublisher;
+
+use std::time::Duration;
+
+use lapin::types::ShortString;
+use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserInfo};
+use lapin::{Connection, ConnectionProperties};
+
+use crate::endpoint::{Endpoint, Protocol};
+use crate::error::BrokerError;
+
+/// Heartbeat negotiated with the broker, so a dead peer is noticed within about twice this.
+const HEARTBEAT_SECONDS: u16 = 30;
+
+/// Opens a connection within `timeout`.
+pub(crate) async fn connect(
+    endpoint: &Endpoint,
+    timeout: Duration,
+    name: &str,
+) -> Result<Connection, BrokerError> {
+    let uri = AMQPUri {
+        scheme: if endpoint.protocol == Protocol::Amqps {
+            AMQPScheme::AMQPS
+        } else {
+            AMQPScheme::AMQP
+        },
+        authority: AMQPAuthority {
+            userinfo: AMQPUserInfo {
+                username: endpoint.user.clone(),
+                password: endpoint.password().to_string(),
+            },
+            host: endpoint.host.clone(),
+            port: endpoint.port,
+        },
+        vhost: endpoint.vhost.clone(),
+        query: AMQPQueryString {
+            heartbeat: Some(HEARTBEAT_SECONDS),
+            ..Default::default()
+        },
+    };
+    let props = ConnectionProperties::default()
+        .with_connection_name(lapin::types::LongString::from(truncate(name, 200)));
+    match tokio::time::timeout(timeout, Connection::connect_uri(uri, props)).await {
+        Err(_) => Err(BrokerError::Timeout {
+            broker: endpoint.masked(),
+            what: "connecting",
+            seconds: timeout.as_secs(),
+        }),
+        Ok(Err(e)) => Err(map_connect_error(endpoint, &e)),
+        Ok(Ok(c)) => Ok(c),
+    }
+}
+
+fn map_connect_error(endpoint: &Endpoint, e: &lapin::Error) -> BrokerError {
+    let text = e.to_string();
+    if text.contains("ACCESS_REFUSED")
+        || text.contains("403")
+        || text.contains("authentication")
+        || text.contains("login")
+    {
+        BrokerError::AuthFailed {
+            broker: endpoint.masked(),
+            user: endpoint.user.clone(),
+        }
+    } else {
+        BrokerError::Connect {
+            broker: endpoint.masked(),
+            reason: scrub(endpoint, &text),
+        }
+    }
+}
+
+/// A lapin error as a lost connection (the usual consequence of any channel-level failure).
+pub(crate) fn lost(endpoint: &Endpoint, e: &lapin::Error) -> BrokerError {
+    BrokerError::ConnectionLost {
+        broker: endpoint.masked(),
+        reason: scrub(endpoint, &e.to_string()),
+    }
+}
+
+/// Removes the password from a message, should a library ever echo it.
+pub(crate) fn scrub(endpoint: &Endpoint, text: &str) -> String {
+    let p = endpoint.password();
+    // A password equal to the user name (guest/guest) is no secret, and masking it would mangle
+    // every name that contains the user (xs_guest...).
+    if p.len() >= 3 && p != endpoint.user {
+        text.replace(p, "***")
+    } else {
+        text.to_string()
+    }
+}
+
+/// An AMQP short string (exchange, queue, routing key), refused rather than panicking over 255 bytes.
+pub(crate) fn short(s: &str) -> Result<ShortString, BrokerError> {
+    ShortString::try_new(s).map_err(|_| BrokerError::NameTooLong {
+        name: truncate(s, 60).to_string() + "...",
+        len: s.len(),
+    })
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}

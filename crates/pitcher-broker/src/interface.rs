@@ -1,0 +1,84 @@
+//! The one interface every broker implementation provides (AMQP, MQTT, embedded).
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::delivery::{AckToken, ConsumerStats, Outgoing, Received};
+use crate::error::BrokerError;
+
+/// Reads a flow's queue.
+pub trait Consumer: Send {
+    /// Receives up to `max` messages, waiting up to `wait` for the first. Connects (or reconnects,
+    /// respecting the back-off) as needed; connection problems are errors the caller may log and
+    /// retry. Malformed messages are acknowledged, logged and never returned.
+    fn receive(
+        &mut self,
+        max: usize,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<Received>, BrokerError>> + Send;
+
+    /// Acknowledges a message once its work is durable. Stale tokens (from a connection that has
+    /// since been lost) are dropped with a warning.
+    fn ack(&mut self, token: AckToken) -> impl Future<Output = Result<(), BrokerError>> + Send;
+
+    /// Counters since start.
+    fn stats(&self) -> &ConsumerStats;
+
+    /// Closes the connection; unacknowledged messages go back to the queue.
+    fn close(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+/// Publishes to a flow's post broker.
+pub trait Publisher: Send {
+    /// Declares a topic exchange (a no-op where the protocol has none).
+    fn declare_exchange(
+        &mut self,
+        name: &str,
+    ) -> impl Future<Output = Result<(), BrokerError>> + Send;
+
+    /// Publishes a batch; one result per message, `Ok` once the broker confirmed it.
+    fn publish(
+        &mut self,
+        batch: &[Outgoing],
+    ) -> impl Future<Output = Vec<Result<(), BrokerError>>> + Send;
+
+    /// Closes the connection.
+    fn close(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+impl Consumer for crate::amqp::AmqpConsumer {
+    fn receive(
+        &mut self,
+        max: usize,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<Received>, BrokerError>> + Send {
+        crate::amqp::AmqpConsumer::receive(self, max, wait)
+    }
+    fn ack(&mut self, token: AckToken) -> impl Future<Output = Result<(), BrokerError>> + Send {
+        crate::amqp::AmqpConsumer::ack(self, token)
+    }
+    fn stats(&self) -> &ConsumerStats {
+        crate::amqp::AmqpConsumer::stats(self)
+    }
+    fn close(&mut self) -> impl Future<Output = ()> + Send {
+        crate::amqp::AmqpConsumer::close(self)
+    }
+}
+
+impl Publisher for crate::amqp::AmqpPublisher {
+    fn declare_exchange(
+        &mut self,
+        name: &str,
+    ) -> impl Future<Output = Result<(), BrokerError>> + Send {
+        crate::amqp::AmqpPublisher::declare_exchange(self, name)
+    }
+    fn publish(
+        &mut self,
+        batch: &[Outgoing],
+    ) -> impl Future<Output = Vec<Result<(), BrokerError>>> + Send {
+        crate::amqp::AmqpPublisher::publish(self, batch)
+    }
+    fn close(&mut self) -> impl Future<Output = ()> + Send {
+        crate::amqp::AmqpPublisher::close(self)
+    }
+}

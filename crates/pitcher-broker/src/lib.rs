@@ -1,0 +1,23 @@
+//! # pitcher-broker
+//!
+//! Message brokers behind one interface. A consumer receives decoded [`Received`] messages, each
+//! with an [`AckToken`] the caller acknowledges once its work is durable; a publisher sends a
+//! batch of [`Outgoing`] messages and reports, per message, whether the broker confirmed it.
+//! Connections are made lazily and remade after any loss with capped exponential back-off
+//! (1 s … 64 s); every network call has a timeout; passwords never appear in logs or errors.
+//!
+//! Implementations: AMQP 0-9-1 ([`amqp`], RabbitMQ through lapin). MQTT v5 and the embedded
+//! broker follow.
+
+pub mod amqp;
+pub mod backoff;
+pub mod delivery;
+pub mod endpoint;
+pub mod error;
+pub mod interface;
+
+pub use backoff::Backoff;
+pub use delivery::{AckToken, ConsumerStats, Outgoing, QueueSpec, Received};
+pub use endpoint::{Endpoint, Protocol};
+pub use error::BrokerError;
+pub use interface::{Consumer, Publisher};

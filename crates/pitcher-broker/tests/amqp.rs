@@ -1,0 +1,397 @@
+//! The AMQP implementation against the real RabbitMQ on 127.0.0.1:5672 (guest/guest).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{Proxy, free_port, service_available, unique};
+use pitcher_broker::amqp::{AmqpConsumer, AmqpPublisher};
+use pitcher_broker::{BrokerError, Consumer, Endpoint, Outgoing, QueueSpec, Received};
+use pitcher_core::topic::{amqp_topic, rel_path_dirs};
+use pitcher_core::{Encoded, Format, Message, format};
+
+const EXCHANGE: &str = "xs_guest_pitchertest";
+const T: Duration = Duration::from_secs(10);
+
+fn rabbit() -> bool {
+    service_available("RabbitMQ", 5672)
+}
+
+fn endpoint(port: u16) -> Endpoint {
+    Endpoint::parse(&format!("amqp://guest@127.0.0.1:{port}/"), Some("guest")).unwrap()
+}
+
+fn queue(test: &str) -> QueueSpec {
+    QueueSpec {
+        name: unique(&format!("q_guest.test.{test}.")),
+        declare: true,
+        bind: true,
+        durable: true,
+        auto_delete: false,
+        expire: Some(Duration::from_secs(60)),
+        message_ttl: None,
+        bindings: vec![(EXCHANGE.into(), format!("v03.{test}.#"))],
+        topic_prefix: vec!["v03".into()],
+    }
+}
+
+fn message(test: &str, i: usize) -> Outgoing {
+    let mut m = Message::new("http://localhost/", format!("{test}/dir/file{i:04}.txt"));
+    m.size = Some(i as u64);
+    Outgoing {
+        exchange: EXCHANGE.into(),
+        topic: amqp_topic(&["v03"], &rel_path_dirs(&m.rel_path)),
+        encoded: format::encode(Format::V03, &m).unwrap(),
+        persistent: true,
+    }
+}
+
+async fn publisher() -> AmqpPublisher {
+    let mut p = AmqpPublisher::new(endpoint(5672), T, "pitcher-test-pub");
+    p.declare_exchange(EXCHANGE).await.unwrap();
+    p
+}
+
+async fn consumer(q: QueueSpec, prefetch: u16) -> AmqpConsumer {
+    let mut c = AmqpConsumer::new(endpoint(5672), q, prefetch, T, "pitcher-test-sub");
+    c.connect().await.unwrap();
+    c
+}
+
+/// Written against the broker interface, so every implementation can share it.
+async fn drain<C: Consumer>(c: &mut C, want: usize, ack: bool) -> Vec<Received> {
+    let mut got = Vec::new();
+    for _ in 0..50 {
+        if got.len() >= want {
+            break;
+        }
+        for r in c
+            .receive(want - got.len(), Duration::from_millis(300))
+            .await
+            .unwrap()
+        {
+            if ack {
+                c.ack(r.token).await.unwrap();
+            }
+            got.push(r);
+        }
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_with_confirms_then_consume_everything() {
+    if !rabbit() {
+        return;
+    }
+    let mut p = publisher().await;
+    let test = unique("pc");
+    let mut c = consumer(queue(&test), 25).await;
+    let batch: Vec<Outgoing> = (0..200).map(|i| message(&test, i)).collect();
+    let results = p.publish(&batch).await;
+    assert_eq!(results.len(), 200);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let got = drain(&mut c, 200, true).await;
+    assert_eq!(got.len(), 200);
+    let names: HashSet<String> = got.iter().map(|r| r.message.rel_path.clone()).collect();
+    assert_eq!(names.len(), 200);
+    let first = &got[0].message;
+    assert_eq!(first.local.exchange.as_deref(), Some(EXCHANGE));
+    assert_eq!(
+        first.local.subtopic.as_deref(),
+        Some(&[test.clone(), "dir".to_string()][..])
+    );
+    assert_eq!(first.local.format, Some(Format::V03));
+    assert_eq!(c.stats().acked, 200);
+    // Nothing left.
+    assert!(
+        c.receive(10, Duration::from_millis(500))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    c.close().await;
+    p.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v02_messages_travel_with_their_headers() {
+    if !rabbit() {
+        return;
+    }
+    let mut p = publisher().await;
+    let test = unique("v2");
+    let mut c = consumer(queue(&test), 25).await;
+    let mut m = Message::new("http://localhost/", format!("{test}/a b#c.txt"));
+    m.size = Some(12);
+    m.source = Some("guest".into());
+    let out = Outgoing {
+        exchange: EXCHANGE.into(),
+        topic: amqp_topic(&["v03"], &rel_path_dirs(&m.rel_path)),
+        encoded: format::encode(Format::V02, &m).unwrap(),
+        persistent: true,
+    };
+    assert!(p.publish(&[out]).await[0].is_ok());
+    let got = drain(&mut c, 1, true).await;
+    let r = &got[0].message;
+    assert_eq!(r.local.format, Some(Format::V02));
+    assert_eq!(r.rel_path, m.rel_path);
+    assert_eq!(r.size, Some(12));
+    assert_eq!(r.source.as_deref(), Some("guest"));
+    c.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_consumers_on_one_queue_get_disjoint_messages() {
+    if !rabbit() {
+        return;
+    }
+    let mut p = publisher().await;
+    let test = unique("share");
+    let q = queue(&test);
+    let mut a = consumer(q.clone(), 5).await;
+    let mut b = consumer(q, 5).await;
+    assert!(
+        p.publish(&(0..100).map(|i| message(&test, i)).collect::<Vec<_>>())
+            .await
+            .iter()
+            .all(Result::is_ok)
+    );
+    let mut seen_a = HashSet::new();
+    let mut seen_b = HashSet::new();
+    for _ in 0..100 {
+        for r in a.receive(3, Duration::from_millis(100)).await.unwrap() {
+            a.ack(r.token).await.unwrap();
+            seen_a.insert(r.message.rel_path);
+        }
+        for r in b.receive(3, Duration::from_millis(100)).await.unwrap() {
+            b.ack(r.token).await.unwrap();
+            seen_b.insert(r.message.rel_path);
+        }
+        if seen_a.len() + seen_b.len() == 100 {
+            break;
+        }
+    }
+    assert_eq!(seen_a.len() + seen_b.len(), 100);
+    assert!(seen_a.is_disjoint(&seen_b));
+    assert!(
+        !seen_a.is_empty() && !seen_b.is_empty(),
+        "both consumers got work: {} / {}",
+        seen_a.len(),
+        seen_b.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefetch_bounds_unacknowledged_messages_and_dead_consumers_messages_are_redelivered() {
+    if !rabbit() {
+        return;
+    }
+    let mut p = publisher().await;
+    let test = unique("pf");
+    let q = queue(&test);
+    let mut a = consumer(q.clone(), 5).await;
+    assert!(
+        p.publish(&(0..20).map(|i| message(&test, i)).collect::<Vec<_>>())
+            .await
+            .iter()
+            .all(Result::is_ok)
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Without acks the broker stops at prefetch.
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.extend(a.receive(100, Duration::from_millis(200)).await.unwrap());
+    }
+    assert_eq!(held.len(), 5);
+    assert!(held.iter().all(|r| !r.redelivered));
+    // The consumer dies without acking: another one gets those 5 again, flagged redelivered.
+    a.close().await;
+    let mut b = consumer(q, 50).await;
+    let got = drain(&mut b, 20, true).await;
+    assert_eq!(got.len(), 20);
+    let held_names: HashSet<_> = held.iter().map(|r| r.message.rel_path.clone()).collect();
+    let redelivered: HashSet<_> = got
+        .iter()
+        .filter(|r| r.redelivered)
+        .map(|r| r.message.rel_path.clone())
+        .collect();
+    assert_eq!(held_names, redelivered);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_messages_are_acknowledged_and_dropped() {
+    if !rabbit() {
+        return;
+    }
+    let mut p = publisher().await;
+    let test = unique("bad");
+    let mut c = consumer(queue(&test), 25).await;
+    let topic = format!("v03.{test}.dir");
+    let bad = |body: &str, ct: &'static str| Outgoing {
+        exchange: EXCHANGE.into(),
+        topic: topic.clone(),
+        encoded: Encoded {
+            body: body.into(),
+            headers: Default::default(),
+            content_type: ct,
+        },
+        persistent: true,
+    };
+    let batch = vec![
+        bad("this is not json", "application/json"),
+        bad(r#"{"relPath": "x"}"#, "application/json"),
+        bad("{}", "image/png"),
+        message(&test, 1),
+    ];
+    assert!(p.publish(&batch).await.iter().all(Result::is_ok));
+    let got = drain(&mut c, 1, true).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].message.rel_path, format!("{test}/dir/file0001.txt"));
+    for _ in 0..10 {
+        if c.stats().bad == 3 {
+            break;
+        }
+        assert!(
+            c.receive(10, Duration::from_millis(200))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+    assert_eq!(c.stats().bad, 3);
+    c.close().await;
+    // They were acknowledged: a new consumer on the same queue sees nothing.
+    let mut again = consumer(c.queue().clone(), 25).await;
+    assert!(
+        again
+            .receive(10, Duration::from_millis(500))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_a_clear_error_without_the_password() {
+    if !rabbit() {
+        return;
+    }
+    let e = Endpoint::parse("amqp://guest@127.0.0.1:5672/", Some("definitely-wrong-pw")).unwrap();
+    let mut c = AmqpConsumer::new(e.clone(), queue("pw"), 5, T, "pitcher-test");
+    let err = c.connect().await.unwrap_err();
+    assert!(matches!(err, BrokerError::AuthFailed { .. }), "{err:?}");
+    let text = format!("{err} {err:?}");
+    assert!(
+        text.contains("guest") && text.contains("127.0.0.1:5672"),
+        "{text}"
+    );
+    assert!(!text.contains("definitely-wrong-pw"), "{text}");
+    let mut p = AmqpPublisher::new(e, T, "pitcher-test");
+    let err = p.connect().await.unwrap_err();
+    assert!(matches!(err, BrokerError::AuthFailed { .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_broker_is_retried_with_backoff_until_it_appears() {
+    if !rabbit() {
+        return;
+    }
+    let port = free_port();
+    let test = unique("late");
+    let mut q = queue(&test);
+    q.name = unique("q_guest.test.late.");
+    let mut c = AmqpConsumer::new(endpoint(port), q, 5, Duration::from_secs(5), "pitcher-test");
+    let err = c.receive(10, Duration::from_millis(100)).await.unwrap_err();
+    assert!(matches!(err, BrokerError::Connect { .. }), "{err:?}");
+    // Within the back-off, no new attempt is made.
+    let err = c.receive(10, Duration::from_millis(10)).await.unwrap_err();
+    assert!(matches!(err, BrokerError::NotConnected { .. }), "{err:?}");
+    // The broker appears (through a proxy on that port): the consumer connects by itself.
+    let _proxy = Proxy::start(port, SocketAddr::from(([127, 0, 0, 1], 5672))).await;
+    let mut connected = false;
+    for _ in 0..40 {
+        if c.receive(10, Duration::from_millis(250)).await.is_ok() {
+            connected = true;
+            break;
+        }
+    }
+    assert!(connected);
+    assert!(c.is_connected());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_loss_is_survived_and_stale_acks_are_dropped() {
+    if !rabbit() {
+        return;
+    }
+    let mut p = publisher().await;
+    let proxy = Proxy::start(0, SocketAddr::from(([127, 0, 0, 1], 5672))).await;
+    let test = unique("cut");
+    let mut c = AmqpConsumer::new(endpoint(proxy.port), queue(&test), 10, T, "pitcher-test");
+    c.connect().await.unwrap();
+    assert!(
+        p.publish(&(0..3).map(|i| message(&test, i)).collect::<Vec<_>>())
+            .await
+            .iter()
+            .all(Result::is_ok)
+    );
+    let first = drain(&mut c, 3, false).await;
+    assert_eq!(first.len(), 3);
+    proxy.cut();
+    // The consumer notices, reconnects after its back-off, and gets the unacked messages again.
+    let mut again = Vec::new();
+    for _ in 0..60 {
+        match c.receive(10, Duration::from_millis(250)).await {
+            Ok(v) => again.extend(v),
+            Err(e) => assert!(e.is_connection_problem(), "{e:?}"),
+        }
+        if again.len() >= 3 {
+            break;
+        }
+    }
+    assert_eq!(again.len(), 3, "redelivered after reconnect");
+    assert!(again.iter().all(|r| r.redelivered));
+    assert_eq!(c.stats().reconnects, 1);
+    // Acks of the old connection's tokens are dropped, not errors.
+    for r in &first {
+        c.ack(r.token).await.unwrap();
+    }
+    assert_eq!(c.stats().stale_acks, 3);
+    for r in &again {
+        c.ack(r.token).await.unwrap();
+    }
+    assert!(
+        c.receive(10, Duration::from_millis(500))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_during_an_outage_are_reported_unconfirmed() {
+    if !rabbit() {
+        return;
+    }
+    let proxy = Proxy::start(0, SocketAddr::from(([127, 0, 0, 1], 5672))).await;
+    let test = unique("out");
+    let mut p = AmqpPublisher::new(endpoint(proxy.port), Duration::from_secs(3), "pitcher-test");
+    p.declare_exchange(EXCHANGE).await.unwrap();
+    assert!(p.publish(&[message(&test, 0)]).await[0].is_ok());
+    proxy.stop();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let results = p
+        .publish(&(1..4).map(|i| message(&test, i)).collect::<Vec<_>>())
+        .await;
+    assert_eq!(results.len(), 3);
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_err_and(BrokerError::is_connection_problem)),
+        "{results:?}"
+    );
+}

@@ -1,0 +1,93 @@
+//! Shared test helpers: service detection and a TCP proxy that can cut connections.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+/// Is a service listening on 127.0.0.1:`port`? Without `CI` a missing service skips the test with
+/// a printed reason; with `CI` set it is a failure.
+pub fn service_available(name: &str, port: u16) -> bool {
+    let up = std::net::TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        std::time::Duration::from_secs(2),
+    )
+    .is_ok();
+    if !up {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "{name} is not running on 127.0.0.1:{port} and CI is set: start it (see .ci/run)"
+            );
+        }
+        eprintln!("SKIPPED: {name} is not running on 127.0.0.1:{port}");
+    }
+    up
+}
+
+/// A unique word for names in a shared broker.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{:08x}", rand::random::<u32>())
+}
+
+/// A free local port (nothing listens on it once this returns).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Forwards 127.0.0.1:`port` to `target`; `cut()` drops every open connection (as a broker
+/// restart or a network failure would), `stop()` also stops accepting.
+pub struct Proxy {
+    pub port: u16,
+    cut: Arc<Notify>,
+    stopped: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    pub async fn start(port: u16, target: SocketAddr) -> Proxy {
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(Notify::new());
+        let stopped = Arc::new(AtomicBool::new(false));
+        let (c, s) = (cut.clone(), stopped.clone());
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = c.notified(), if s.load(Ordering::SeqCst) => break,
+                };
+                let Ok((mut inbound, _)) = accepted else {
+                    break;
+                };
+                if s.load(Ordering::SeqCst) {
+                    break;
+                }
+                let c2 = c.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = c2.notified() => {}
+                    }
+                });
+            }
+        });
+        Proxy { port, cut, stopped }
+    }
+
+    /// Drops all current connections.
+    pub fn cut(&self) {
+        self.cut.notify_waiters();
+    }
+
+    /// Drops all connections and stops listening.
+    pub fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.cut.notify_waiters();
+    }
+}
