@@ -65,6 +65,42 @@ Exit codes: 0 success, 2 bad command line, 3 configuration error.")]
         )]
         args: Vec<String>,
     },
+
+    /// Create a flow's queue and bindings and its post exchanges on the brokers (AMQP), plus the
+    /// exchanges admin.conf declares.
+    #[command(after_help = "\
+The queue name chosen the first time (q_<user>.<component>.<config>.<random>) is saved in the
+flow's state directory (~/.cache/pitcher/<component>/<config>/, or $PITCHER_STATE_DIR) and reused,
+unless the configuration sets queueName.
+
+Exit codes: 0 success, 1 a broker refused or could not be reached, 2 bad command line,
+3 configuration error.")]
+    Declare {
+        /// The flow(s), as component/config, then any --<option> <value> overrides.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMPONENT/CONFIG [--OPTION VALUE]"
+        )]
+        args: Vec<String>,
+    },
+
+    /// Remove a flow's queue from its broker and forget its saved queue name (exchanges are shared
+    /// and never removed).
+    #[command(
+        after_help = "Exit codes: 0 success, 1 a broker refused or could not be reached, 2 bad command line,\n3 configuration error."
+    )]
+    Cleanup {
+        /// The flow(s), as component/config, then any --<option> <value> overrides.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMPONENT/CONFIG [--OPTION VALUE]"
+        )]
+        args: Vec<String>,
+    },
 }
 
 /// Splits `show`-style arguments into flow names and the option arguments that follow them.

@@ -1,8 +1,10 @@
 //! `pitcher`: the command-line front end.
 
+mod brokers;
 mod cli;
 mod commands;
 mod logging;
+mod state;
 
 use clap::Parser;
 
@@ -26,6 +28,8 @@ fn main() {
     let result = match &cli.verb {
         Verb::List => commands::list::run(&cli),
         Verb::Show { args } => commands::show::run(&cli, args),
+        Verb::Declare { args } => commands::declare::run(&cli, args),
+        Verb::Cleanup { args } => commands::cleanup::run(&cli, args),
     };
     match result {
         Ok(()) => std::process::exit(exit_code::OK),

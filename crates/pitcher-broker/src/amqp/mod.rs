@@ -111,3 +111,36 @@ fn truncate(s: &str, max: usize) -> &str {
     }
     &s[..end]
 }
+
+/// Deletes a queue (`pitcher cleanup`). Exchanges are never deleted: they are shared.
+pub async fn delete_queue(
+    endpoint: &Endpoint,
+    queue: &str,
+    timeout: Duration,
+) -> Result<u32, BrokerError> {
+    use lapin::options::QueueDeleteOptions;
+    let connection = connect(endpoint, timeout, "pitcher-cleanup").await?;
+    let broker = endpoint.masked();
+    let channel = consumer::timed(
+        timeout,
+        &broker,
+        "opening a channel",
+        connection.create_channel(),
+    )
+    .await?
+    .map_err(|e| lost(endpoint, &e))?;
+    let r = consumer::timed(
+        timeout,
+        &broker,
+        "queue.delete",
+        channel.queue_delete(short(queue)?, QueueDeleteOptions::default()),
+    )
+    .await?
+    .map_err(|e| BrokerError::Refused {
+        broker: broker.clone(),
+        what: format!("deleting queue {queue}"),
+        reason: scrub(endpoint, &e.to_string()),
+    });
+    let _ = tokio::time::timeout(timeout, connection.close(200, "bye".into())).await;
+    r
+}

@@ -1,5 +1,7 @@
 //! One module per verb.
 
+pub mod cleanup;
+pub mod declare;
 pub mod list;
 pub mod show;
 
@@ -28,4 +30,28 @@ pub fn exit_code_for(e: &anyhow::Error) -> i32 {
 /// The configuration directory chosen by `--config-dir` / `$PITCHER_CONFIG_DIR` / the default.
 pub fn config_dir(cli: &crate::cli::Cli) -> anyhow::Result<pitcher_config::ConfigDir> {
     pitcher_config::ConfigDir::resolve(cli.config_dir.clone()).map_err(|e| ConfigProblem(e).into())
+}
+
+/// Loads the flows named in `args` (component/config ...), followed by option overrides.
+pub fn load_flows(
+    cli: &crate::cli::Cli,
+    args: &[String],
+) -> anyhow::Result<Vec<pitcher_config::LoadedFlow>> {
+    let (flows, options) = crate::cli::split_flows_and_options(args);
+    if flows.is_empty() {
+        return Err(UsageProblem(
+            "name at least one flow as component/config, e.g. subscribe/wx".into(),
+        )
+        .into());
+    }
+    let dir = config_dir(cli)?;
+    let mut out = Vec::new();
+    for spec in &flows {
+        let (component, name) = pitcher_config::parse_flow_spec(spec).map_err(ConfigProblem)?;
+        out.push(
+            dir.load_flow(component, &name, &options)
+                .map_err(ConfigProblem)?,
+        );
+    }
+    Ok(out)
 }

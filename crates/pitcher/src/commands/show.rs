@@ -1,28 +1,20 @@
 //! `pitcher show component/config [--option value ...]`: the fully resolved options of flows.
 
-use crate::cli::{Cli, split_flows_and_options};
-
-use super::{ConfigProblem, UsageProblem};
+use super::load_flows;
+use crate::cli::Cli;
+use crate::state::settle_queue_name_readonly;
 
 pub fn run(cli: &Cli, args: &[String]) -> anyhow::Result<()> {
-    let (flows, options) = split_flows_and_options(args);
-    if flows.is_empty() {
-        return Err(UsageProblem(
-            "show: name at least one flow as component/config, e.g. subscribe/wx".into(),
-        )
-        .into());
-    }
-    let dir = super::config_dir(cli)?;
+    let flows = load_flows(cli, args)?;
+    let several = flows.len() > 1;
     let mut out = String::new();
-    for spec in &flows {
-        let (component, name) = pitcher_config::parse_flow_spec(spec).map_err(ConfigProblem)?;
-        let flow = dir
-            .load_flow(component, &name, &options)
-            .map_err(ConfigProblem)?;
-        // Warnings were logged (once) by the loader.
-        if flows.len() > 1 {
+    for mut flow in flows {
+        // Show the queue name really in use (saved by declare/start), without saving one.
+        settle_queue_name_readonly(&mut flow)?;
+        if several {
             out.push_str(&format!("# {}\n", flow.id()));
         }
+        // Warnings were logged (once) by the loader.
         out.push_str(&flow.show());
         if !out.ends_with('\n') {
             out.push('\n');

@@ -1,0 +1,39 @@
+//! `pitcher cleanup component/config ...`: remove a flow's queue from its broker and forget its
+//! saved queue name. Exchanges are shared and never deleted.
+
+use anyhow::Context;
+use pitcher_broker::amqp::delete_queue;
+
+use super::load_flows;
+use crate::brokers::{consumer_endpoint, consumes, require_amqp, timeout};
+use crate::cli::Cli;
+use crate::state::{forget_queue_name, settle_queue_name};
+
+pub fn run(cli: &Cli, args: &[String]) -> anyhow::Result<()> {
+    let flows = load_flows(cli, args)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    for mut flow in flows {
+        let id = flow.id();
+        if !consumes(flow.component) {
+            println!("{id}: no queue to remove");
+            continue;
+        }
+        let Some(broker) = consumer_endpoint(&flow)? else {
+            println!("{id}: no broker, nothing to remove");
+            continue;
+        };
+        require_amqp(&broker)?;
+        let queue = settle_queue_name(&mut flow)?.context("no queue name")?;
+        let t = timeout(&flow);
+        let left = rt
+            .block_on(delete_queue(&broker, &queue, t))
+            .with_context(|| format!("cleanup {id}"))?;
+        forget_queue_name(&flow)?;
+        println!("removed queue {queue} from {broker} ({left} messages were waiting in it)");
+    }
+    Ok(())
+}
