@@ -50,10 +50,40 @@ pub struct QueueSpec {
     pub expire: Option<Duration>,
     /// Drop messages older than this (sr3 `messageAgeMax`; AMQP x-message-ttl).
     pub message_ttl: Option<Duration>,
-    /// (exchange, binding key) pairs, e.g. ("xpublic", "v03.#").
-    pub bindings: Vec<(String, String)>,
+    /// Subscriptions: exchange and topic words (topic prefix then subtopic), e.g.
+    /// `("xpublic", ["v03", "*", "WXO-DD", "#"])`. AMQP joins the words with `.`, MQTT with `/`.
+    pub bindings: Vec<Binding>,
     /// The topic prefix, to compute each message's subtopic (e.g. ["v03"]).
     pub topic_prefix: Vec<String>,
+}
+
+/// One subscription of a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Binding {
+    pub exchange: String,
+    pub words: Vec<String>,
+}
+
+impl Binding {
+    pub fn new(exchange: impl Into<String>, words: &[&str]) -> Self {
+        Binding {
+            exchange: exchange.into(),
+            words: words.iter().map(|w| (*w).to_string()).collect(),
+        }
+    }
+
+    /// The AMQP binding key (`v03.a.*.#`).
+    pub fn amqp_key(&self) -> String {
+        self.words.join(".")
+    }
+
+    /// The MQTT topic filter (`xpublic/v03/a/+/#`).
+    pub fn mqtt_filter(&self) -> String {
+        std::iter::once(self.exchange.as_str())
+            .chain(self.words.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join("/")
+    }
 }
 
 /// Counters a consumer keeps (sr3's `rxGoodCount`, `rxBadCount`, ...).

@@ -17,7 +17,7 @@ pub mod error;
 pub mod interface;
 
 pub use backoff::Backoff;
-pub use delivery::{AckToken, ConsumerStats, Outgoing, QueueSpec, Received};
+pub use delivery::{AckToken, Binding, ConsumerStats, Outgoing, QueueSpec, Received};
 pub use endpoint::{Endpoint, Protocol};
 pub use error::BrokerError;
 pub use interface::{Consumer, Publisher};

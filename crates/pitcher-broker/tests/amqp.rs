@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{Proxy, free_port, service_available, unique};
 use pitcher_broker::amqp::{AmqpConsumer, AmqpPublisher};
-use pitcher_broker::{BrokerError, Consumer, Endpoint, Outgoing, QueueSpec, Received};
+use pitcher_broker::{Binding, BrokerError, Consumer, Endpoint, Outgoing, QueueSpec, Received};
 use pitcher_core::topic::{amqp_topic, rel_path_dirs};
 use pitcher_core::{Encoded, Format, Message, format};
 
@@ -33,7 +33,7 @@ fn queue(test: &str) -> QueueSpec {
         auto_delete: false,
         expire: Some(Duration::from_secs(60)),
         message_ttl: None,
-        bindings: vec![(EXCHANGE.into(), format!("v03.{test}.#"))],
+        bindings: vec![Binding::new(EXCHANGE, &["v03", test, "#"])],
         topic_prefix: vec!["v03".into()],
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{service_available, unique};
 use pitcher_broker::amqp::{AmqpConsumer, AmqpPublisher};
-use pitcher_broker::{Endpoint, Outgoing, QueueSpec};
+use pitcher_broker::{Binding, Endpoint, Outgoing, QueueSpec};
 use pitcher_core::topic::{amqp_topic, rel_path_dirs};
 use pitcher_core::{Format, Message, format};
 
@@ -61,7 +61,7 @@ async fn broker_restart_loses_nothing_the_broker_confirmed() {
         auto_delete: false,
         expire: Some(Duration::from_secs(300)),
         message_ttl: None,
-        bindings: vec![(EXCHANGE.into(), format!("v03.{test}.#"))],
+        bindings: vec![Binding::new(EXCHANGE, &["v03", &test, "#"])],
         topic_prefix: vec!["v03".into()],
     };
     let t = Duration::from_secs(5);

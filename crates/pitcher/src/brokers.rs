@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use pitcher_broker::{Endpoint, QueueSpec};
+use pitcher_broker::{Binding, Endpoint, QueueSpec};
 use pitcher_config::{Component, ConfigUrl, Credential, CredentialError, LoadedFlow};
 
 /// Does this component read a broker queue? (post and watch never do; poll only to follow its
@@ -58,12 +58,13 @@ pub fn queue_spec(flow: &LoadedFlow) -> anyhow::Result<QueueSpec> {
         .map(|b| {
             let mut words: Vec<String> = b.topic_prefix.clone();
             words.extend(b.subtopic.split('/').map(str::to_string));
-            (
-                b.exchange
+            Binding {
+                exchange: b
+                    .exchange
                     .clone()
                     .unwrap_or_else(|| default_exchange.clone()),
-                words.join("."),
-            )
+                words,
+            }
         })
         .collect();
     let secs = |s: f64| (s > 0.0).then(|| Duration::from_secs_f64(s));

@@ -147,7 +147,8 @@ impl AmqpConsumer {
             .map_err(step("declaring the queue"))?;
         }
         if self.queue.bind {
-            for (exchange, key) in &self.queue.bindings {
+            for binding in &self.queue.bindings {
+                let (exchange, key) = (&binding.exchange, binding.amqp_key());
                 timed(
                     t,
                     &broker,
@@ -155,7 +156,7 @@ impl AmqpConsumer {
                     channel.queue_bind(
                         q.clone(),
                         short(exchange)?,
-                        short(key)?,
+                        short(&key)?,
                         QueueBindOptions::default(),
                         FieldTable::default(),
                     ),

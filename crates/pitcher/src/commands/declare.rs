@@ -64,8 +64,12 @@ async fn declare_flow(flow: &mut pitcher_config::LoadedFlow) -> anyhow::Result<(
             println!("declared queue {queue_name} on {broker}");
         }
         if spec.bind {
-            for (x, key) in &spec.bindings {
-                println!("bound queue {queue_name} to exchange {x} with {key}");
+            for b in &spec.bindings {
+                println!(
+                    "bound queue {queue_name} to exchange {} with {}",
+                    b.exchange,
+                    b.amqp_key()
+                );
             }
         }
     }
