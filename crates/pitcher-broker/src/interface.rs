@@ -82,3 +82,40 @@ impl Publisher for crate::amqp::AmqpPublisher {
         crate::amqp::AmqpPublisher::close(self)
     }
 }
+
+impl Consumer for crate::mqtt::MqttConsumer {
+    fn receive(
+        &mut self,
+        max: usize,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<Received>, BrokerError>> + Send {
+        crate::mqtt::MqttConsumer::receive(self, max, wait)
+    }
+    fn ack(&mut self, token: AckToken) -> impl Future<Output = Result<(), BrokerError>> + Send {
+        crate::mqtt::MqttConsumer::ack(self, token)
+    }
+    fn stats(&self) -> &ConsumerStats {
+        crate::mqtt::MqttConsumer::stats(self)
+    }
+    fn close(&mut self) -> impl Future<Output = ()> + Send {
+        crate::mqtt::MqttConsumer::close(self)
+    }
+}
+
+impl Publisher for crate::mqtt::MqttPublisher {
+    fn declare_exchange(
+        &mut self,
+        name: &str,
+    ) -> impl Future<Output = Result<(), BrokerError>> + Send {
+        crate::mqtt::MqttPublisher::declare_exchange(self, name)
+    }
+    fn publish(
+        &mut self,
+        batch: &[Outgoing],
+    ) -> impl Future<Output = Vec<Result<(), BrokerError>>> + Send {
+        crate::mqtt::MqttPublisher::publish(self, batch)
+    }
+    fn close(&mut self) -> impl Future<Output = ()> + Send {
+        crate::mqtt::MqttPublisher::close(self)
+    }
+}

@@ -6,8 +6,8 @@
 //! Connections are made lazily and remade after any loss with capped exponential back-off
 //! (1 s … 64 s); every network call has a timeout; passwords never appear in logs or errors.
 //!
-//! Implementations: AMQP 0-9-1 ([`amqp`], RabbitMQ through lapin). MQTT v5 and the embedded
-//! broker follow.
+//! Implementations: AMQP 0-9-1 ([`amqp`], RabbitMQ through lapin) and MQTT v5 ([`mqtt`], through
+//! the mqtt5 crate's client). The embedded broker follows.
 
 pub mod amqp;
 pub mod backoff;
@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod endpoint;
 pub mod error;
 pub mod interface;
+pub mod mqtt;
 
 pub use backoff::Backoff;
 pub use delivery::{AckToken, Binding, ConsumerStats, Outgoing, QueueSpec, Received};

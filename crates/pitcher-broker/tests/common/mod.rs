@@ -11,6 +11,13 @@ use tokio::sync::Notify;
 /// Is a service listening on 127.0.0.1:`port`? Without `CI` a missing service skips the test with
 /// a printed reason; with `CI` set it is a failure.
 pub fn service_available(name: &str, port: u16) -> bool {
+    // TEST_LOG=debug (or any filter) shows the logs of the code under test.
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
     let up = std::net::TcpStream::connect_timeout(
         &SocketAddr::from(([127, 0, 0, 1], port)),
         std::time::Duration::from_secs(2),

@@ -1,0 +1,96 @@
+//! MQTT v5 (Mosquitto and any v5 broker).
+//!
+//! As sr3 does: topics `<exchange>/<prefix>/<dirs>`, shared subscriptions
+//! `$share/<queue>/<filter>` so the instances of a flow share its messages, client ids
+//! `<queue>_iNN`, persistent sessions (clean start off), QoS 1, and acknowledgements sent only
+//! when the caller's work is durable (manual acks, with Receive Maximum as the prefetch).
+//!
+//! The consumer uses rumqttc (see `consumer.rs` for why); the publisher uses the mqtt5 crate's
+//! client, which reports each QoS 1 publish's PUBACK, even across a reconnect.
+
+mod consumer;
+mod publisher;
+
+pub use consumer::MqttConsumer;
+pub use publisher::MqttPublisher;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use mqtt5::{ConnectOptions, ConnectionEvent, MqttClient};
+
+use crate::endpoint::{Endpoint, Protocol};
+use crate::error::BrokerError;
+
+/// The address the mqtt5 client connects to.
+pub(crate) fn address(e: &Endpoint) -> String {
+    let scheme = if e.protocol == Protocol::Mqtts {
+        "mqtts"
+    } else {
+        "mqtt"
+    };
+    format!("{scheme}://{}:{}", e.host, e.port)
+}
+
+/// Connect options common to consumers and publishers.
+pub(crate) fn options(e: &Endpoint, client_id: &str) -> ConnectOptions {
+    let mut o = ConnectOptions::new(client_id)
+        .with_automatic_reconnect(false)
+        .with_keep_alive(Duration::from_secs(30));
+    if !e.user.is_empty() {
+        o = o.with_credentials(e.user.clone(), e.password().as_bytes());
+    }
+    o
+}
+
+/// Registers a flag that turns false when the connection ends.
+pub(crate) async fn watch_connection(client: &MqttClient) -> Arc<AtomicBool> {
+    let up = Arc::new(AtomicBool::new(false));
+    let flag = up.clone();
+    let _ = client
+        .on_connection_event(move |ev| match ev {
+            ConnectionEvent::Connected { .. } => flag.store(true, Ordering::SeqCst),
+            ConnectionEvent::Disconnected { .. } | ConnectionEvent::ReconnectFailed { .. } => {
+                flag.store(false, Ordering::SeqCst)
+            }
+            _ => {}
+        })
+        .await;
+    up
+}
+
+/// Connects within `timeout`, mapping failures to clear errors.
+pub(crate) async fn connect(
+    client: &MqttClient,
+    e: &Endpoint,
+    timeout: Duration,
+) -> Result<(), BrokerError> {
+    match tokio::time::timeout(timeout, client.connect(&address(e))).await {
+        Err(_) => Err(BrokerError::Timeout {
+            broker: e.masked(),
+            what: "connecting",
+            seconds: timeout.as_secs(),
+        }),
+        Ok(Err(err)) => {
+            let text = crate::amqp::scrub(e, &err.to_string());
+            let lower = text.to_ascii_lowercase();
+            if lower.contains("not authorized")
+                || lower.contains("bad user name or password")
+                || lower.contains("notauthorized")
+                || lower.contains("badusernameorpassword")
+            {
+                Err(BrokerError::AuthFailed {
+                    broker: e.masked(),
+                    user: e.user.clone(),
+                })
+            } else {
+                Err(BrokerError::Connect {
+                    broker: e.masked(),
+                    reason: text,
+                })
+            }
+        }
+        Ok(Ok(())) => Ok(()),
+    }
+}

@@ -1,0 +1,207 @@
+//! Publishing at QoS 1: the batch is published concurrently and each message's PUBACK is its
+//! confirmation; what was not acknowledged is reported for the post retry spool.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use mqtt5::{MqttClient, PublishOptions, PublishOutcome, PublishProperties, PublishResult, QoS};
+use tracing::{info, warn};
+
+use super::{connect, options, watch_connection};
+use crate::backoff::Backoff;
+use crate::delivery::Outgoing;
+use crate::endpoint::Endpoint;
+use crate::error::BrokerError;
+
+struct Live {
+    client: MqttClient,
+    up: Arc<AtomicBool>,
+}
+
+/// A publisher to one MQTT broker.
+pub struct MqttPublisher {
+    endpoint: Endpoint,
+    timeout: Duration,
+    client_id: String,
+    live: Option<Live>,
+    backoff: Backoff,
+}
+
+impl MqttPublisher {
+    /// `client_id` must be unique on the broker (e.g. `<flow>_pub_iNN`).
+    pub fn new(endpoint: Endpoint, timeout: Duration, client_id: impl Into<String>) -> Self {
+        MqttPublisher {
+            endpoint,
+            timeout,
+            client_id: client_id.into(),
+            live: None,
+            backoff: Backoff::default(),
+        }
+    }
+
+    pub async fn connect(&mut self) -> Result<(), BrokerError> {
+        if self
+            .live
+            .as_ref()
+            .is_some_and(|l| l.up.load(Ordering::SeqCst))
+        {
+            return Ok(());
+        }
+        if let Some(old) = self.live.take() {
+            let _ = tokio::time::timeout(self.timeout, old.client.disconnect_abnormally()).await;
+        }
+        let client = MqttClient::with_options(
+            options(&self.endpoint, &self.client_id).with_clean_start(true),
+        );
+        let up = watch_connection(&client).await;
+        connect(&client, &self.endpoint, self.timeout).await?;
+        up.store(true, Ordering::SeqCst);
+        self.live = Some(Live { client, up });
+        self.backoff.succeeded();
+        info!(broker = %self.endpoint, "connected for publishing");
+        Ok(())
+    }
+
+    async fn ensure_connected(&mut self) -> Result<(), BrokerError> {
+        if self
+            .live
+            .as_ref()
+            .is_some_and(|l| l.up.load(Ordering::SeqCst))
+        {
+            return Ok(());
+        }
+        if !self.backoff.remaining().is_zero() {
+            return Err(BrokerError::NotConnected {
+                broker: self.endpoint.masked(),
+                retry_in_seconds: self.backoff.remaining().as_secs(),
+            });
+        }
+        match self.connect().await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let next = self.backoff.failed();
+                warn!("{e}; retrying in {} s", next.as_secs());
+                Err(e)
+            }
+        }
+    }
+
+    /// MQTT has no exchanges to declare: topics exist as they are used.
+    pub async fn declare_exchange(&mut self, _name: &str) -> Result<(), BrokerError> {
+        Ok(())
+    }
+
+    /// Publishes a batch at QoS 1; one result per message, `Ok` once its PUBACK arrived.
+    pub async fn publish(&mut self, batch: &[Outgoing]) -> Vec<Result<(), BrokerError>> {
+        if batch.is_empty() {
+            return Vec::new();
+        }
+        if let Err(e) = self.ensure_connected().await {
+            return batch.iter().map(|_| Err(e.clone())).collect();
+        }
+        let Some(live) = self.live.as_ref() else {
+            return batch
+                .iter()
+                .map(|_| {
+                    Err(BrokerError::NotConnected {
+                        broker: self.endpoint.masked(),
+                        retry_in_seconds: 0,
+                    })
+                })
+                .collect();
+        };
+        let broker = self.endpoint.masked();
+        let timeout = self.timeout;
+        let sends = batch.iter().map(|out| {
+            let client = live.client.clone();
+            let broker = broker.clone();
+            async move {
+                let properties = PublishProperties {
+                    payload_format_indicator: Some(true),
+                    content_type: Some(out.encoded.content_type.to_string()),
+                    user_properties: out
+                        .encoded
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    ..Default::default()
+                };
+                let opts = PublishOptions {
+                    qos: QoS::AtLeastOnce,
+                    retain: false,
+                    properties,
+                    ..Default::default()
+                };
+                let attempt = async {
+                    match client
+                        .publish_with_options(
+                            out.topic.clone(),
+                            out.encoded.body.as_bytes().to_vec(),
+                            opts,
+                        )
+                        .await
+                    {
+                        Ok(PublishResult::Sent(_)) => Ok(()),
+                        Ok(PublishResult::Queued(handle)) => match handle.outcome().await {
+                            PublishOutcome::Delivered(_) => Ok(()),
+                            other => Err(BrokerError::NotConfirmed {
+                                broker: broker.clone(),
+                                reason: format!("{other:?}"),
+                            }),
+                        },
+                        Err(e) => Err(BrokerError::NotConfirmed {
+                            broker: broker.clone(),
+                            reason: e.to_string(),
+                        }),
+                    }
+                };
+                match tokio::time::timeout(timeout, attempt).await {
+                    Ok(r) => r,
+                    Err(_) => Err(BrokerError::Timeout {
+                        broker,
+                        what: "waiting for PUBACK",
+                        seconds: timeout.as_secs(),
+                    }),
+                }
+            }
+        });
+        let results = join_all(sends).await;
+        if !live.up.load(Ordering::SeqCst)
+            || results
+                .iter()
+                .any(|r| r.as_ref().is_err_and(BrokerError::is_connection_problem))
+        {
+            warn!(broker = %self.endpoint, "publishing connection lost: unconfirmed messages are left to the caller's retry spool");
+            if let Some(old) = self.live.take() {
+                let _ =
+                    tokio::time::timeout(self.timeout, old.client.disconnect_abnormally()).await;
+            }
+            self.backoff.failed();
+            return results
+                .into_iter()
+                .map(|r| {
+                    r.map_err(|e| {
+                        if e.is_connection_problem() {
+                            e
+                        } else {
+                            BrokerError::ConnectionLost {
+                                broker: broker.clone(),
+                                reason: e.to_string(),
+                            }
+                        }
+                    })
+                })
+                .collect();
+        }
+        results
+    }
+
+    pub async fn close(&mut self) {
+        if let Some(live) = self.live.take() {
+            let _ = tokio::time::timeout(self.timeout, live.client.disconnect()).await;
+        }
+    }
+}
