@@ -94,3 +94,62 @@ pub(crate) async fn connect(
         Ok(Ok(())) => Ok(()),
     }
 }
+
+/// Ends a persistent session (`pitcher cleanup`): connects as `client_id` with a clean start and
+/// no session expiry, so the broker discards the session and its queued messages.
+pub async fn delete_session(
+    e: &Endpoint,
+    client_id: &str,
+    timeout: Duration,
+) -> Result<(), BrokerError> {
+    use rumqttc::v5::mqttbytes::v5::{ConnectReturnCode, Packet};
+    use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+    let mut opts = MqttOptions::new(client_id, e.host.clone(), e.port);
+    if !e.user.is_empty() {
+        opts.set_credentials(e.user.clone(), e.password().to_string());
+    }
+    opts.set_clean_start(true)
+        .set_session_expiry_interval(Some(0))
+        .set_connection_timeout(timeout.as_secs().max(1));
+    let (client, mut eventloop) = AsyncClient::new(opts, 10);
+    let run = async {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    return if ack.code == ConnectReturnCode::Success {
+                        let _ = client.disconnect().await;
+                        // Flush the DISCONNECT.
+                        for _ in 0..10 {
+                            if eventloop.poll().await.is_err() {
+                                break;
+                            }
+                        }
+                        Ok(())
+                    } else {
+                        Err(BrokerError::Refused {
+                            broker: e.masked(),
+                            what: format!("ending session {client_id}"),
+                            reason: format!("{:?}", ack.code),
+                        })
+                    };
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    return Err(BrokerError::Connect {
+                        broker: e.masked(),
+                        reason: crate::amqp::scrub(e, &err.to_string()),
+                    });
+                }
+            }
+        }
+    };
+    tokio::time::timeout(timeout, run)
+        .await
+        .unwrap_or_else(|_| {
+            Err(BrokerError::Timeout {
+                broker: e.masked(),
+                what: "ending a session",
+                seconds: timeout.as_secs(),
+            })
+        })
+}

@@ -1,11 +1,12 @@
-//! `pitcher cleanup component/config ...`: remove a flow's queue from its broker and forget its
-//! saved queue name. Exchanges are shared and never deleted.
+//! `pitcher cleanup component/config ...`: remove a flow's queue (AMQP) or end its persistent
+//! sessions (MQTT) and forget its saved queue name. Exchanges are shared and never deleted.
 
 use anyhow::Context;
 use pitcher_broker::amqp::delete_queue;
+use pitcher_broker::mqtt::delete_session;
 
 use super::load_flows;
-use crate::brokers::{consumer_endpoint, consumes, require_amqp, timeout};
+use crate::brokers::{consumer_endpoint, consumes, timeout};
 use crate::cli::Cli;
 use crate::state::{forget_queue_name, settle_queue_name};
 
@@ -26,14 +27,22 @@ pub fn run(cli: &Cli, args: &[String]) -> anyhow::Result<()> {
             println!("{id}: no broker, nothing to remove");
             continue;
         };
-        require_amqp(&broker)?;
         let queue = settle_queue_name(&mut flow)?.context("no queue name")?;
         let t = timeout(&flow);
-        let left = rt
-            .block_on(delete_queue(&broker, &queue, t))
-            .with_context(|| format!("cleanup {id}"))?;
+        if broker.protocol.is_amqp() {
+            let left = rt
+                .block_on(delete_queue(&broker, &queue, t))
+                .with_context(|| format!("cleanup {id}"))?;
+            println!("removed queue {queue} from {broker} ({left} messages were waiting in it)");
+        } else {
+            for i in 1..=flow.options.instances.clamp(1, 99) {
+                let client_id = format!("{queue}_i{i:02}");
+                rt.block_on(delete_session(&broker, &client_id, t))
+                    .with_context(|| format!("cleanup {id}"))?;
+                println!("ended session {client_id} on {broker}");
+            }
+        }
         forget_queue_name(&flow)?;
-        println!("removed queue {queue} from {broker} ({left} messages were waiting in it)");
     }
     Ok(())
 }

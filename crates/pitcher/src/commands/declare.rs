@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use pitcher_broker::amqp::{AmqpConsumer, AmqpPublisher};
+use pitcher_broker::mqtt::MqttConsumer;
 use pitcher_broker::{Endpoint, Publisher};
 use tracing::warn;
 
@@ -33,8 +34,8 @@ async fn declare_flow(flow: &mut pitcher_config::LoadedFlow) -> anyhow::Result<(
     let t = timeout(flow);
     // Exchanges first, so the queue can be bound to them.
     if let Some(post) = post_endpoint(flow)? {
-        require_amqp(&post)?;
-        if flow.options.exchange_declare {
+        // MQTT has no exchanges: topics exist as they are used.
+        if post.protocol.is_amqp() && flow.options.exchange_declare {
             let mut p =
                 AmqpPublisher::new(post.clone(), t, format!("pitcher-declare-{}", flow.id()));
             for x in flow.options.post_exchanges() {
@@ -48,27 +49,41 @@ async fn declare_flow(flow: &mut pitcher_config::LoadedFlow) -> anyhow::Result<(
     if consumes(flow.component)
         && let Some(broker) = consumer_endpoint(flow)?
     {
-        require_amqp(&broker)?;
         let queue_name = settle_queue_name(flow)?.context("no queue name")?;
         let spec = queue_spec(flow)?;
-        let mut c = AmqpConsumer::new(
-            broker.clone(),
-            spec.clone(),
-            1,
-            t,
-            format!("pitcher-declare-{}", flow.id()),
-        );
-        c.connect().await?;
-        c.close().await;
-        if spec.declare {
-            println!("declared queue {queue_name} on {broker}");
-        }
-        if spec.bind {
-            for b in &spec.bindings {
+        if broker.protocol.is_amqp() {
+            let mut c = AmqpConsumer::new(
+                broker.clone(),
+                spec.clone(),
+                1,
+                t,
+                format!("pitcher-declare-{}", flow.id()),
+            );
+            c.connect().await?;
+            c.close().await;
+            if spec.declare {
+                println!("declared queue {queue_name} on {broker}");
+            }
+            if spec.bind {
+                for b in &spec.bindings {
+                    println!(
+                        "bound queue {queue_name} to exchange {} with {}",
+                        b.exchange,
+                        b.amqp_key()
+                    );
+                }
+            }
+        } else {
+            // One persistent session per instance, each subscribed to the shared filters.
+            let instances = u32::try_from(flow.options.instances.clamp(1, 99)).unwrap_or(1);
+            for i in 1..=instances {
+                let mut c = MqttConsumer::new(broker.clone(), spec.clone(), i, 1, t);
+                c.connect().await?;
+                c.close().await;
                 println!(
-                    "bound queue {queue_name} to exchange {} with {}",
-                    b.exchange,
-                    b.amqp_key()
+                    "declared session {} on {broker}, subscribed to {}",
+                    c.client_id(),
+                    c.filters().join(" ")
                 );
             }
         }
