@@ -7,11 +7,12 @@
 //! (1 s … 64 s); every network call has a timeout; passwords never appear in logs or errors.
 //!
 //! Implementations: AMQP 0-9-1 ([`amqp`], RabbitMQ through lapin) and MQTT v5 ([`mqtt`], through
-//! the mqtt5 crate's client). The embedded broker follows.
+//! the mqtt5 crate's client); [`embedded`] runs the mqtt5 crate's broker in-process.
 
 pub mod amqp;
 pub mod backoff;
 pub mod delivery;
+pub mod embedded;
 pub mod endpoint;
 pub mod error;
 pub mod interface;

@@ -3,326 +3,51 @@
 
 mod common;
 
-use std::collections::HashSet;
-use std::net::SocketAddr;
-use std::time::Duration;
-
-use common::{Proxy, free_port, service_available, unique};
-use pitcher_broker::mqtt::{MqttConsumer, MqttPublisher};
-use pitcher_broker::{Binding, BrokerError, Consumer, Endpoint, Outgoing, QueueSpec, Received};
-use pitcher_core::topic::{mqtt_topic, rel_path_dirs};
-use pitcher_core::{Encoded, Format, Message, format};
-
-const EXCHANGE: &str = "xs_pitchertest";
-const T: Duration = Duration::from_secs(10);
+use common::mqtt_suite as suite;
+use common::service_available;
 
 fn mosquitto() -> bool {
     service_available("Mosquitto", 1883)
 }
 
-fn endpoint(port: u16) -> Endpoint {
-    Endpoint::parse(&format!("mqtt://127.0.0.1:{port}"), None).unwrap()
-}
-
-fn queue(test: &str) -> QueueSpec {
-    QueueSpec {
-        name: unique(&format!("q_anonymous.test.{test}.")),
-        declare: true,
-        bind: true,
-        durable: true,
-        auto_delete: false,
-        expire: Some(Duration::from_secs(120)),
-        message_ttl: None,
-        bindings: vec![Binding::new(EXCHANGE, &["v03", test, "#"])],
-        topic_prefix: vec!["v03".into()],
-    }
-}
-
-fn message(test: &str, i: usize, f: Format) -> Outgoing {
-    let mut m = Message::new("http://localhost/", format!("{test}/dir/file{i:04}.txt"));
-    m.size = Some(i as u64);
-    Outgoing {
-        exchange: EXCHANGE.into(),
-        topic: mqtt_topic(EXCHANGE, &["v03"], &rel_path_dirs(&m.rel_path)),
-        encoded: format::encode(f, &m).unwrap(),
-        persistent: true,
-    }
-}
-
-fn batch(test: &str, n: std::ops::Range<usize>) -> Vec<Outgoing> {
-    n.map(|i| message(test, i, Format::V03)).collect()
-}
-
-async fn publisher(port: u16) -> MqttPublisher {
-    let mut p = MqttPublisher::new(endpoint(port), T, unique("pitcher-test-pub-"));
-    p.connect().await.unwrap();
-    p
-}
-
-async fn consumer(q: QueueSpec, instance: u32, rm: u16) -> MqttConsumer {
-    let mut c = MqttConsumer::new(endpoint(1883), q, instance, rm, T);
-    c.connect().await.unwrap();
-    c
-}
-
-async fn drain<C: Consumer>(c: &mut C, want: usize, ack: bool) -> Vec<Received> {
-    let mut got = Vec::new();
-    for _ in 0..60 {
-        if got.len() >= want {
-            break;
-        }
-        if let Ok(v) = c
-            .receive(want - got.len(), Duration::from_millis(300))
-            .await
-        {
-            for r in v {
-                if ack {
-                    c.ack(r.token).await.unwrap();
-                }
-                got.push(r);
-            }
-        }
-    }
-    got
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_with_pubacks_then_consume_everything_v03_and_v02() {
-    if !mosquitto() {
-        return;
+    if mosquitto() {
+        suite::publish_with_pubacks_then_consume_everything_v03_and_v02(1883).await;
     }
-    let test = unique("pc");
-    let mut c = consumer(queue(&test), 1, 25).await;
-    assert_eq!(c.client_id(), format!("{}_i01", c.queue().name));
-    let mut p = publisher(1883).await;
-    let mut out = batch(&test, 0..150);
-    out.extend((150..200).map(|i| message(&test, i, Format::V02)));
-    let results = p.publish(&out).await;
-    assert!(results.iter().all(Result::is_ok), "{results:?}");
-    let got = drain(&mut c, 200, true).await;
-    assert_eq!(got.len(), 200);
-    let names: HashSet<_> = got.iter().map(|r| r.message.rel_path.clone()).collect();
-    assert_eq!(names.len(), 200);
-    assert!(
-        got.iter()
-            .any(|r| r.message.local.format == Some(Format::V02))
-    );
-    let first = &got[0].message;
-    assert_eq!(first.local.exchange.as_deref(), Some(EXCHANGE));
-    assert_eq!(
-        first.local.subtopic.as_deref(),
-        Some(&[test.clone(), "dir".to_string()][..])
-    );
-    assert!(
-        c.receive(10, Duration::from_millis(300))
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    c.close().await;
-    p.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instances_sharing_a_queue_get_disjoint_messages() {
-    if !mosquitto() {
-        return;
+    if mosquitto() {
+        suite::instances_sharing_a_queue_get_disjoint_messages(1883).await;
     }
-    let test = unique("share");
-    let q = queue(&test);
-    let mut a = consumer(q.clone(), 1, 5).await;
-    let mut b = consumer(q, 2, 5).await;
-    let mut p = publisher(1883).await;
-    assert!(
-        p.publish(&batch(&test, 0..100))
-            .await
-            .iter()
-            .all(Result::is_ok)
-    );
-    let (mut sa, mut sb) = (HashSet::new(), HashSet::new());
-    for _ in 0..100 {
-        for r in a.receive(3, Duration::from_millis(100)).await.unwrap() {
-            a.ack(r.token).await.unwrap();
-            sa.insert(r.message.rel_path);
-        }
-        for r in b.receive(3, Duration::from_millis(100)).await.unwrap() {
-            b.ack(r.token).await.unwrap();
-            sb.insert(r.message.rel_path);
-        }
-        if sa.len() + sb.len() == 100 {
-            break;
-        }
-    }
-    assert_eq!(sa.len() + sb.len(), 100);
-    assert!(sa.is_disjoint(&sb));
-    assert!(
-        !sa.is_empty() && !sb.is_empty(),
-        "{} / {}",
-        sa.len(),
-        sb.len()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receive_maximum_bounds_unacked_and_a_dead_sessions_messages_come_back() {
-    if !mosquitto() {
-        return;
+    if mosquitto() {
+        suite::receive_maximum_bounds_unacked_and_a_dead_sessions_messages_come_back(1883).await;
     }
-    let test = unique("rm");
-    let q = queue(&test);
-    let mut a = consumer(q.clone(), 1, 5).await;
-    let mut p = publisher(1883).await;
-    assert!(
-        p.publish(&batch(&test, 0..20))
-            .await
-            .iter()
-            .all(Result::is_ok)
-    );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut held = Vec::new();
-    for _ in 0..5 {
-        held.extend(a.receive(100, Duration::from_millis(200)).await.unwrap());
-    }
-    assert_eq!(held.len(), 5, "Receive Maximum is the prefetch");
-    // The process dies without acknowledging: the same session, reconnected, gets everything.
-    a.close().await;
-    let mut again = consumer(q, 1, 50).await;
-    let got = drain(&mut again, 20, true).await;
-    let names: HashSet<_> = got.iter().map(|r| r.message.rel_path.clone()).collect();
-    assert_eq!(names.len(), 20, "all 20, including the 5 held ones");
-    let held_names: HashSet<_> = held.iter().map(|r| r.message.rel_path.clone()).collect();
-    assert!(held_names.is_subset(&names));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_messages_are_acknowledged_and_dropped() {
-    if !mosquitto() {
-        return;
+    if mosquitto() {
+        suite::malformed_messages_are_acknowledged_and_dropped(1883).await;
     }
-    let test = unique("bad");
-    let q = queue(&test);
-    let mut c = consumer(q.clone(), 1, 25).await;
-    let mut p = publisher(1883).await;
-    let topic = format!("{EXCHANGE}/v03/{test}/dir");
-    let bad = |body: &str, ct: &'static str| Outgoing {
-        exchange: EXCHANGE.into(),
-        topic: topic.clone(),
-        encoded: Encoded {
-            body: body.into(),
-            headers: Default::default(),
-            content_type: ct,
-        },
-        persistent: true,
-    };
-    let out = vec![
-        bad("not json", "application/json"),
-        bad(r#"{"relPath": "x"}"#, "application/json"),
-        message(&test, 1, Format::V03),
-    ];
-    assert!(p.publish(&out).await.iter().all(Result::is_ok));
-    let got = drain(&mut c, 1, true).await;
-    assert_eq!(got.len(), 1);
-    for _ in 0..10 {
-        if c.stats().bad == 2 {
-            break;
-        }
-        let _ = c.receive(10, Duration::from_millis(200)).await;
-    }
-    assert_eq!(c.stats().bad, 2);
-    c.close().await;
-    let mut again = consumer(q, 1, 25).await;
-    assert!(
-        again
-            .receive(10, Duration::from_millis(500))
-            .await
-            .unwrap()
-            .is_empty()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_broker_is_retried_until_it_appears_and_cuts_are_survived() {
-    if !mosquitto() {
-        return;
+    if mosquitto() {
+        suite::unreachable_broker_is_retried_until_it_appears_and_cuts_are_survived(1883).await;
     }
-    let port = free_port();
-    let test = unique("cut");
-    let q = queue(&test);
-    let mut c = MqttConsumer::new(endpoint(port), q, 1, 10, Duration::from_secs(5));
-    assert!(matches!(
-        c.receive(10, Duration::from_millis(100)).await.unwrap_err(),
-        BrokerError::Connect { .. } | BrokerError::Timeout { .. }
-    ));
-    assert!(matches!(
-        c.receive(10, Duration::from_millis(10)).await.unwrap_err(),
-        BrokerError::NotConnected { .. }
-    ));
-    let proxy = Proxy::start(port, SocketAddr::from(([127, 0, 0, 1], 1883))).await;
-    let mut ok = false;
-    for _ in 0..40 {
-        if c.receive(10, Duration::from_millis(250)).await.is_ok() {
-            ok = true;
-            break;
-        }
-    }
-    assert!(ok && c.is_connected());
-    let mut p = publisher(1883).await;
-    assert!(
-        p.publish(&batch(&test, 0..3))
-            .await
-            .iter()
-            .all(Result::is_ok)
-    );
-    let first = drain(&mut c, 3, false).await;
-    assert_eq!(first.len(), 3);
-    proxy.cut();
-    let mut again = Vec::new();
-    for _ in 0..80 {
-        if let Ok(v) = c.receive(10, Duration::from_millis(250)).await {
-            again.extend(v);
-        }
-        if again.len() >= 3 {
-            break;
-        }
-    }
-    assert_eq!(
-        again.len(),
-        3,
-        "redelivered to the session after reconnecting"
-    );
-    assert!(c.stats().reconnects >= 1);
-    for r in &first {
-        c.ack(r.token).await.unwrap();
-    }
-    assert_eq!(c.stats().stale_acks, 3);
-    for r in &again {
-        c.ack(r.token).await.unwrap();
-    }
-    assert!(
-        c.receive(10, Duration::from_millis(500))
-            .await
-            .unwrap()
-            .is_empty()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishes_during_an_outage_are_reported_unconfirmed() {
-    if !mosquitto() {
-        return;
+    if mosquitto() {
+        suite::publishes_during_an_outage_are_reported_unconfirmed(1883).await;
     }
-    let proxy = Proxy::start(0, SocketAddr::from(([127, 0, 0, 1], 1883))).await;
-    let test = unique("out");
-    let mut p = MqttPublisher::new(
-        endpoint(proxy.port),
-        Duration::from_secs(3),
-        unique("pitcher-test-pub-"),
-    );
-    p.connect().await.unwrap();
-    assert!(p.publish(&batch(&test, 0..1)).await[0].is_ok());
-    proxy.stop();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let results = p.publish(&batch(&test, 1..4)).await;
-    assert_eq!(results.len(), 3);
-    assert!(results.iter().all(Result::is_err), "{results:?}");
 }

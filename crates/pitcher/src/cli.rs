@@ -86,6 +86,34 @@ Exit codes: 0 success, 1 a broker refused or could not be reached, 2 bad command
         args: Vec<String>,
     },
 
+    /// Run the embedded MQTT v5 broker in the foreground (until interrupted).
+    #[command(after_help = "\
+Flows use it like any MQTT broker: broker mqtt://localhost:25883 (or the port given).
+Sessions and queued messages are kept in the data directory across restarts.
+A password file holds `user:<argon2 hash>` lines; `pitcher broker --hash-password USER`
+reads a password on standard input and prints such a line. Without a password file the broker
+accepts anonymous clients (it listens on 127.0.0.1 unless --bind says otherwise).
+
+Exit codes: 0 stopped by a signal, 1 could not start (port in use, data dir locked or unwritable),
+2 bad command line.")]
+    Broker {
+        /// Port to listen on (never 1883/5672 by default; 0 picks a free one).
+        #[arg(long, default_value_t = 25883)]
+        port: u16,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Where sessions and queued messages are kept (default ~/.cache/pitcher/broker).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// File of `user:<argon2 hash>` lines; when given, anonymous clients are refused.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// Print a password-file line for USER (password read from standard input) and exit.
+        #[arg(long, value_name = "USER")]
+        hash_password: Option<String>,
+    },
+
     /// Remove a flow's queue from its broker and forget its saved queue name (exchanges are shared
     /// and never removed).
     #[command(

@@ -30,6 +30,19 @@ fn main() {
         Verb::Show { args } => commands::show::run(&cli, args),
         Verb::Declare { args } => commands::declare::run(&cli, args),
         Verb::Cleanup { args } => commands::cleanup::run(&cli, args),
+        Verb::Broker {
+            port,
+            bind,
+            data_dir,
+            password_file,
+            hash_password,
+        } => commands::broker::run(
+            *port,
+            *bind,
+            data_dir.clone(),
+            password_file.clone(),
+            hash_password.clone(),
+        ),
     };
     match result {
         Ok(()) => std::process::exit(exit_code::OK),

@@ -1,6 +1,8 @@
 //! Shared test helpers: service detection and a TCP proxy that can cut connections.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod mqtt_suite;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,5 +1,6 @@
 //! One module per verb.
 
+pub mod broker;
 pub mod cleanup;
 pub mod declare;
 pub mod list;
