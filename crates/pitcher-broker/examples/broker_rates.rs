@@ -45,11 +45,20 @@ fn spec(tag: &str) -> QueueSpec {
     }
 }
 
-async fn run<P: Publisher, C: Consumer>(p: &mut P, c: &mut C, out: &[Outgoing], batch: usize) -> (f64, f64) {
+async fn run<P: Publisher, C: Consumer>(
+    p: &mut P,
+    c: &mut C,
+    out: &[Outgoing],
+    batch: usize,
+) -> (f64, f64) {
     let t0 = Instant::now();
     for chunk in out.chunks(batch) {
         let r = p.publish(chunk).await;
-        assert!(r.iter().all(Result::is_ok), "publish failed: {:?}", r.iter().find(|x| x.is_err()));
+        assert!(
+            r.iter().all(Result::is_ok),
+            "publish failed: {:?}",
+            r.iter().find(|x| x.is_err())
+        );
     }
     let publish = out.len() as f64 / t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
@@ -72,25 +81,41 @@ fn up(port: u16) -> bool {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let n = args.first().copied().unwrap_or(20_000);
     let batch = args.get(1).copied().unwrap_or(100);
     let t = Duration::from_secs(30);
     let tag = format!("b{}", std::process::id());
-    println!("| broker | messages | batch | publish with confirms (msg/s) | consume + ack (msg/s) |");
+    println!(
+        "| broker | messages | batch | publish with confirms (msg/s) | consume + ack (msg/s) |"
+    );
     println!("|---|---|---|---|---|");
     if up(5672) {
         let e = Endpoint::parse("amqp://guest@127.0.0.1:5672/", Some("guest")).unwrap();
         let mut p = AmqpPublisher::new(e.clone(), t, "bench-pub");
         p.declare_exchange("xs_bench").await.unwrap();
-        let mut c = AmqpConsumer::new(e, spec(&tag), batch.min(u16::MAX as usize) as u16, t, "bench-sub");
+        let mut c = AmqpConsumer::new(
+            e,
+            spec(&tag),
+            batch.min(u16::MAX as usize) as u16,
+            t,
+            "bench-sub",
+        );
         c.connect().await.unwrap();
         let (pr, cr) = run(&mut p, &mut c, &messages(n, false, &tag), batch).await;
         println!("| RabbitMQ 127.0.0.1:5672 (AMQP 0-9-1) | {n} | {batch} | {pr:.0} | {cr:.0} |");
         c.close().await;
         Publisher::close(&mut p).await;
     }
-    let mqtt = |port: u16, name: &str| (Endpoint::parse(&format!("mqtt://127.0.0.1:{port}"), None).unwrap(), name.to_string());
+    let mqtt = |port: u16, name: &str| {
+        (
+            Endpoint::parse(&format!("mqtt://127.0.0.1:{port}"), None).unwrap(),
+            name.to_string(),
+        )
+    };
     let mut targets = Vec::new();
     // Mosquitto's default max_queued_messages (1000) drops what a slow persistent subscriber has
     // not taken yet, so the bench runs its own mosquitto with that limit lifted.
@@ -99,9 +124,17 @@ async fn main() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let conf = std::env::temp_dir().join(format!("pitcher-bench-mosquitto-{}.conf", std::process::id()));
+    let conf = std::env::temp_dir().join(format!(
+        "pitcher-bench-mosquitto-{}.conf",
+        std::process::id()
+    ));
     std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\npersistence false\n")).unwrap();
-    if let Ok(child) = std::process::Command::new("mosquitto").arg("-c").arg(&conf).stderr(std::process::Stdio::null()).spawn() {
+    if let Ok(child) = std::process::Command::new("mosquitto")
+        .arg("-c")
+        .arg(&conf)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
         own = Some(child);
         for _ in 0..50 {
             if up(port) {
@@ -109,20 +142,39 @@ async fn main() {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        targets.push(mqtt(port, "Mosquitto 2.0.11 (MQTT v5, max_queued_messages 0)"));
+        targets.push(mqtt(
+            port,
+            "Mosquitto 2.0.11 (MQTT v5, max_queued_messages 0)",
+        ));
     }
     let dir = std::env::temp_dir().join(format!("pitcher-bench-{}", std::process::id()));
-    let embedded = EmbeddedBroker::start(EmbeddedConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)), &dir)).await.unwrap();
-    targets.push(mqtt(embedded.local_addr().port(), "embedded broker (MQTT v5, in-process)"));
+    let embedded = EmbeddedBroker::start(EmbeddedConfig::new(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        &dir,
+    ))
+    .await
+    .unwrap();
+    targets.push(mqtt(
+        embedded.local_addr().port(),
+        "embedded broker (MQTT v5, in-process)",
+    ));
     for (e, name) in targets {
-        let mut c = MqttConsumer::new(e.clone(), spec(&tag), 1, batch.min(u16::MAX as usize) as u16, t);
+        let mut c = MqttConsumer::new(
+            e.clone(),
+            spec(&tag),
+            1,
+            batch.min(u16::MAX as usize) as u16,
+            t,
+        );
         c.connect().await.unwrap();
         let mut p = MqttPublisher::new(e.clone(), t, format!("bench-pub-{tag}"));
         let (pr, cr) = run(&mut p, &mut c, &messages(n, true, &tag), batch).await;
         println!("| {name} | {n} | {batch} | {pr:.0} | {cr:.0} |");
         c.close().await;
         Publisher::close(&mut p).await;
-        pitcher_broker::mqtt::delete_session(&e, &format!("q_bench.{tag}_i01"), t).await.ok();
+        pitcher_broker::mqtt::delete_session(&e, &format!("q_bench.{tag}_i01"), t)
+            .await
+            .ok();
     }
     embedded.shutdown().await.unwrap();
     if let Some(mut child) = own {
