@@ -128,7 +128,7 @@ async fn main() {
         "pitcher-bench-mosquitto-{}.conf",
         std::process::id()
     ));
-    std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\npersistence false\n")).unwrap();
+    std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\npersistence false\nset_tcp_nodelay true\n")).unwrap();
     if let Ok(child) = std::process::Command::new("mosquitto")
         .arg("-c")
         .arg(&conf)
