@@ -48,6 +48,32 @@ impl Backoff {
             .unwrap_or_default()
     }
 
+    /// Waits (at most `wait`) for the back-off to allow another attempt. `Err` tells the caller
+    /// that none is due yet: report `NotConnected` and try again on a later call.
+    pub async fn wait_for_attempt(
+        &self,
+        wait: Duration,
+        broker: &str,
+    ) -> Result<(), crate::error::BrokerError> {
+        let remaining = self.remaining();
+        if !remaining.is_zero() {
+            tokio::time::sleep(remaining.min(wait)).await;
+            if !self.remaining().is_zero() {
+                return Err(crate::error::BrokerError::NotConnected {
+                    broker: broker.to_string(),
+                    retry_in_seconds: self.remaining().as_secs(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a failed connection attempt and logs it once, with the delay before the next.
+    pub fn connection_failed(&mut self, e: &crate::error::BrokerError) {
+        let next = self.failed();
+        tracing::warn!("{e}; retrying in {} s", next.as_secs());
+    }
+
     /// Failed attempts since the last success.
     pub fn attempts(&self) -> u32 {
         self.attempts

@@ -149,8 +149,7 @@ impl AmqpPublisher {
         match self.connect().await {
             Ok(()) => Ok(()),
             Err(e) => {
-                let next = self.backoff.failed();
-                warn!("{e}; retrying in {} s", next.as_secs());
+                self.backoff.connection_failed(&e);
                 Err(e)
             }
         }

@@ -111,36 +111,28 @@ impl EmbeddedBroker {
     /// Stops accepting, flushes its storage and ends.
     pub async fn shutdown(self) -> Result<(), BrokerError> {
         self.shutdown.shutdown();
-        match self.task.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(BrokerError::Refused {
-                broker: format!("embedded broker on {}", self.addr),
-                what: "running".into(),
-                reason: e,
-            }),
-            Err(e) => Err(BrokerError::Refused {
-                broker: format!("embedded broker on {}", self.addr),
-                what: "running".into(),
-                reason: e.to_string(),
-            }),
-        }
+        Self::ended(self.addr, self.task.await)
     }
 
     /// Waits until the broker ends by itself (or is shut down from elsewhere).
     pub async fn wait(self) -> Result<(), BrokerError> {
-        match self.task.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(BrokerError::Refused {
-                broker: format!("embedded broker on {}", self.addr),
-                what: "running".into(),
-                reason: e,
-            }),
-            Err(e) => Err(BrokerError::Refused {
-                broker: format!("embedded broker on {}", self.addr),
-                what: "running".into(),
-                reason: e.to_string(),
-            }),
-        }
+        Self::ended(self.addr, self.task.await)
+    }
+
+    fn ended(
+        addr: SocketAddr,
+        r: Result<Result<(), String>, tokio::task::JoinError>,
+    ) -> Result<(), BrokerError> {
+        let reason = match r {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => e,
+            Err(e) => e.to_string(),
+        };
+        Err(BrokerError::Refused {
+            broker: format!("embedded broker on {addr}"),
+            what: "running".into(),
+            reason,
+        })
     }
 
     /// A handle that stops the broker (e.g. from a signal handler).

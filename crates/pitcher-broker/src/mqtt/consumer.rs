@@ -245,16 +245,9 @@ impl MqttConsumer {
         if self.live.is_some() {
             return Ok(());
         }
-        let remaining = self.backoff.remaining();
-        if !remaining.is_zero() {
-            tokio::time::sleep(remaining.min(wait)).await;
-            if !self.backoff.remaining().is_zero() {
-                return Err(BrokerError::NotConnected {
-                    broker: self.endpoint.masked(),
-                    retry_in_seconds: self.backoff.remaining().as_secs(),
-                });
-            }
-        }
+        self.backoff
+            .wait_for_attempt(wait, &self.endpoint.masked())
+            .await?;
         match self.connect().await {
             Ok(()) => {
                 if self.generation > 1 {
@@ -264,8 +257,7 @@ impl MqttConsumer {
                 Ok(())
             }
             Err(e) => {
-                let next = self.backoff.failed();
-                warn!("{e}; retrying in {} s", next.as_secs());
+                self.backoff.connection_failed(&e);
                 Err(e)
             }
         }

@@ -34,11 +34,7 @@ pub fn run(
     if let Some(f) = &password_file {
         anyhow::ensure!(f.is_file(), "password file {} does not exist", f.display());
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = super::runtime()?;
     rt.block_on(async move {
         let mut cfg = EmbeddedConfig::new(SocketAddr::new(bind, port), &data_dir);
         cfg.password_file = password_file;

@@ -17,11 +17,7 @@ use crate::state::settle_queue_name;
 
 pub fn run(cli: &Cli, args: &[String]) -> anyhow::Result<()> {
     let flows = load_flows(cli, args)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let rt = super::runtime()?;
     for mut flow in flows {
         let id = flow.id();
         rt.block_on(declare_flow(&mut flow))

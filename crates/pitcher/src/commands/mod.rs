@@ -56,3 +56,13 @@ pub fn load_flows(
     }
     Ok(out)
 }
+
+/// The async runtime for verbs that talk to brokers.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
