@@ -11,6 +11,7 @@
 
 pub mod amqp;
 pub mod backoff;
+mod batching;
 pub mod delivery;
 pub mod embedded;
 pub mod endpoint;

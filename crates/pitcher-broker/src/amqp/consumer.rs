@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions,
 };
@@ -15,6 +15,7 @@ use tracing::{info, warn};
 
 use super::{connect, lost, scrub, short};
 use crate::backoff::Backoff;
+use crate::batching::batch_item;
 use crate::delivery::{AckToken, ConsumerStats, QueueSpec, Received};
 use crate::endpoint::Endpoint;
 use crate::error::BrokerError;
@@ -243,18 +244,10 @@ impl AmqpConsumer {
         if let Some(live) = self.live.as_mut() {
             let mut first = true;
             while out.len() < max {
-                let next = if first {
-                    first = false;
-                    match tokio::time::timeout(wait, live.consumer.next()).await {
-                        Ok(n) => n,
-                        Err(_) => break,
-                    }
-                } else {
-                    match live.consumer.next().now_or_never() {
-                        Some(n) => n,
-                        None => break,
-                    }
+                let Some(next) = batch_item(first, wait, live.consumer.next()).await else {
+                    break;
                 };
+                first = false;
                 let delivery = match next {
                     Some(Ok(d)) => d,
                     Some(Err(e)) => {

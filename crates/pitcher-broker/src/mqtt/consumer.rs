@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
 
 use crate::backoff::Backoff;
+use crate::batching::batch_item;
 use crate::delivery::{AckToken, ConsumerStats, QueueSpec, Received};
 use crate::endpoint::Endpoint;
 use crate::error::BrokerError;
@@ -286,19 +287,10 @@ impl MqttConsumer {
         if let Some(live) = self.live.as_mut() {
             let mut first = true;
             while out.len() < max {
-                let next = if first {
-                    first = false;
-                    match tokio::time::timeout(wait, live.rx.recv()).await {
-                        Ok(n) => n,
-                        Err(_) => break,
-                    }
-                } else {
-                    match live.rx.try_recv() {
-                        Ok(n) => Some(n),
-                        Err(mpsc::error::TryRecvError::Empty) => break,
-                        Err(mpsc::error::TryRecvError::Disconnected) => None,
-                    }
+                let Some(next) = batch_item(first, wait, live.rx.recv()).await else {
+                    break;
                 };
+                first = false;
                 let Some(publish) = next else {
                     ended = true;
                     break;
