@@ -1,0 +1,1 @@
+//! Per-instance state on disk: the nodupe cache and the retry spools.
