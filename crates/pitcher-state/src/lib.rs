@@ -24,10 +24,26 @@ pub use nodupe::{
 };
 pub use spool::{EntryId, Spool, SpoolEntry, SpoolStats, spool_len};
 
+/// The nodupe housekeeping figures (the same type as [`NodupeStats`]).
+pub type HousekeepingStats = NodupeStats;
+
 /// The current time as Unix seconds (what the `now` arguments of this crate expect).
 pub fn unix_now() -> f64 {
     match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
         Ok(d) => d.as_secs_f64(),
         Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn send_sync<T: Send + Sync>() {}
+
+    /// The flow holds these across `.await`s.
+    #[test]
+    fn state_types_are_send_and_sync() {
+        send_sync::<super::NodupeCache>();
+        send_sync::<super::Spool>();
+        send_sync::<super::StateError>();
     }
 }
