@@ -313,3 +313,33 @@ async fn run_refuses_a_missing_root() {
         .expect_err("missing root");
     assert!(matches!(err, TransferError::Server(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn shutdown_ends_run_despite_idle_and_stalled_clients() {
+    use tokio::io::AsyncWriteExt;
+    let server = Server::start().await;
+    std::fs::write(server.root().join("f"), b"x").expect("write");
+    // One client idle after a complete keep-alive exchange, one stuck in the middle of its headers.
+    let mut idle = tokio::net::TcpStream::connect(server.addr())
+        .await
+        .expect("connect");
+    idle.write_all(b"GET /f HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 512];
+    let n = tokio::io::AsyncReadExt::read(&mut idle, &mut buf)
+        .await
+        .expect("response");
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    let mut stuck = tokio::net::TcpStream::connect(server.addr())
+        .await
+        .expect("connect");
+    stuck
+        .write_all(b"GET /f HTTP/1.1\r\nHo")
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Server::stop waits (with a generous guard) for run() to return Ok.
+    server.stop().await;
+    drop((idle, stuck));
+}

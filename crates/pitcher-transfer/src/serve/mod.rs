@@ -1,4 +1,4 @@
-//! The HTTP file server that serves a pump's tree: files with Range, HEAD, Last-Modified and
+//! The HTTP/1.1 file server that serves a pump's tree: files with Range, HEAD, Last-Modified and
 //! conditional requests (tower-http's `ServeFile`), directories as index pages.
 //!
 //! Security rules (each refused request is answered 404, except where noted):
@@ -14,8 +14,9 @@
 
 mod index;
 mod names;
+mod stall;
 
-use std::future::{Future, IntoFuture as _};
+use std::future::Future;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -26,7 +27,6 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
-use futures_util::FutureExt as _;
 use tower::ServiceExt as _;
 use tower_http::services::ServeFile;
 
@@ -36,8 +36,15 @@ use names::{bytes_to_os, os_to_bytes};
 
 /// How long running requests may go on after shutdown was asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// A client must send a complete request head within this time (also bounds idle keep-alive).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// A response write that makes no progress for this long ends the connection (sr3's default
+/// `timeout`, generous for slow links).
+const WRITE_STALL_LIMIT: Duration = Duration::from_secs(300);
+/// Connections beyond this many are closed at once (the listener backlog holds the rest).
+const MAX_CONNECTIONS: usize = 4096;
 
-/// Serves a directory tree over HTTP.
+/// Serves a directory tree over HTTP/1.1.
 #[derive(Debug)]
 pub struct FileServer {
     _private: (),
@@ -52,7 +59,8 @@ impl FileServer {
     /// Serve `root` on an already-bound listener until `shutdown` resolves.
     ///
     /// After `shutdown`, no new connections are accepted; requests in progress get a few seconds
-    /// to finish before this returns. Fails when `root` is not a readable directory.
+    /// to finish, then their connections are closed and this returns. Fails when `root` is not a
+    /// readable directory. Dropping the future closes every connection.
     pub async fn run(
         root: PathBuf,
         listener: tokio::net::TcpListener,
@@ -76,17 +84,67 @@ impl FileServer {
         let app = Router::new()
             .fallback(handle)
             .with_state(Arc::new(Shared { root: canonical }));
-        let shutdown = shutdown.shared();
-        let serve = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.clone())
-            .into_future();
-        tokio::select! {
-            result = serve => result.map_err(|e| TransferError::Server(e.to_string())),
-            () = async { shutdown.await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
-                tracing::warn!("file server: requests still running {SHUTDOWN_GRACE:?} after shutdown; stopping anyway");
-                Ok(())
+
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut connections = tokio::task::JoinSet::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            while connections.try_join_next().is_some() {}
+            let (stream, peer) = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // EMFILE and friends: do not spin.
+                        tracing::warn!(error = %e, "file server: accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+            };
+            if connections.len() >= MAX_CONNECTIONS {
+                tracing::warn!(%peer, "file server: too many connections, closing a new one");
+                continue;
             }
+            let _ = stream.set_nodelay(true);
+            let service = hyper_util::service::TowerToHyperService::new(app.clone());
+            let mut stop = stop_rx.clone();
+            connections.spawn(async move {
+                let io =
+                    hyper_util::rt::TokioIo::new(stall::StallGuard::new(stream, WRITE_STALL_LIMIT));
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT);
+                let conn = builder.serve_connection(io, service);
+                let mut conn = std::pin::pin!(conn);
+                let result = tokio::select! {
+                    result = conn.as_mut() => result,
+                    _ = stop.changed() => {
+                        conn.as_mut().graceful_shutdown();
+                        conn.await
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "file server: connection ended");
+                }
+            });
         }
+        drop(listener);
+        let _ = stop_tx.send(true);
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                open = connections.len(),
+                "file server: connections still busy {SHUTDOWN_GRACE:?} after shutdown; closing them"
+            );
+            connections.shutdown().await;
+        }
+        tracing::info!("file server stopped");
+        Ok(())
     }
 }
 
