@@ -13,3 +13,37 @@ pub use error::{TransferError, mask_url};
 pub use fetch::{Auth, Download, FetchOptions, Fetcher, RemoteStat};
 pub use listing::{IndexEntry, parse_index_page};
 pub use serve::FileServer;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_send_sync_clone<T: Send + Sync + Clone>() {}
+
+    /// The futures and types callers spawn or share across tasks stay Send (and Fetcher Sync).
+    #[test]
+    fn futures_are_send() {
+        assert_send_sync_clone::<Fetcher>();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let fetcher = Fetcher::new(FetchOptions::default()).expect("fetcher");
+            let url = url::Url::parse("http://127.0.0.1:9/").expect("url");
+            let open = fetcher.open(&url, 0, None);
+            assert_send(&open);
+            drop(open);
+            let stat = fetcher.stat(&url);
+            assert_send(&stat);
+            drop(stat);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let run = FileServer::run(std::env::temp_dir(), listener, async {});
+            assert_send(&run);
+            drop(run);
+        });
+    }
+}

@@ -299,7 +299,18 @@ async fn head_and_conditional_get_on_the_server() {
         Some("Tue, 14 Nov 2023 22:13:20 GMT")
     );
     assert_eq!(common::header(&headers, "content-type"), Some("text/plain"));
+    assert_eq!(common::header(&headers, "accept-ranges"), Some("bytes"));
+    let etag = common::header(&headers, "etag").expect("etag").to_owned();
     assert!(body.is_empty());
+
+    let (status, _, _) = raw_request(
+        &addr,
+        "GET",
+        "/c.txt",
+        &format!("If-None-Match: {etag}\r\n"),
+    )
+    .await;
+    assert_eq!(status, 304);
 
     let (status, _, body) = raw_request(
         &addr,
