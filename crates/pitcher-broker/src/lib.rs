@@ -10,6 +10,7 @@
 //! the mqtt5 crate's client); [`embedded`] runs the mqtt5 crate's broker in-process.
 
 pub mod amqp;
+pub mod any;
 pub mod backoff;
 mod batching;
 pub mod delivery;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod interface;
 pub mod mqtt;
 
+pub use any::{AnyConsumer, AnyPublisher};
 pub use backoff::Backoff;
 pub use delivery::{AckToken, Binding, ConsumerStats, Outgoing, QueueSpec, Received};
 pub use endpoint::{Endpoint, Protocol};

@@ -33,6 +33,9 @@ pub struct Placement {
     /// Local directory; `None` when neither `directory` nor `post_baseDir` is set (a download
     /// is then impossible: see [`Placement::require_dir`]).
     pub new_dir: Option<String>,
+    /// The base directory `new_dir` was built on (the mask's expanded `directory`, else
+    /// `post_baseDir`): everything below it comes from the message and must stay inside it.
+    pub base_dir: Option<String>,
     /// Local file name.
     pub new_file: String,
     /// relPath of the re-announced message (no leading `/`).
@@ -319,6 +322,7 @@ pub fn place(
 
     Ok(Placement {
         new_dir,
+        base_dir: base,
         new_file: filename,
         new_rel_path: rel_words.join("/"),
         new_base_url,

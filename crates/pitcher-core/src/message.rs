@@ -230,6 +230,21 @@ pub enum FileOpKind {
     Unknown,
 }
 
+impl FileOpKind {
+    /// The word sr3's log lines use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileOpKind::Link => "link",
+            FileOpKind::HardLink => "hlink",
+            FileOpKind::Rename => "rename",
+            FileOpKind::Remove => "remove",
+            FileOpKind::Mkdir => "directory",
+            FileOpKind::Rmdir => "rmdir",
+            FileOpKind::Unknown => "fileOp",
+        }
+    }
+}
+
 /// Partitioned-transfer metadata (`blocks`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Blocks {

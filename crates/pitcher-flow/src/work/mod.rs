@@ -1,0 +1,168 @@
+//! The work step: download (subscribe, sarra), or nothing (shovel, winnow, post...).
+
+pub mod confine;
+pub mod download;
+pub mod fileop;
+pub mod inflight;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use pitcher_config::{Decision, Expander, LoadedFlow, MessagePaths};
+use pitcher_core::{FileOpKind, Message};
+use pitcher_transfer::Fetcher;
+
+use crate::item::{Disposition, Item};
+use crate::logline;
+use confine::{Destination, check_on_disk, destination};
+use download::{DownloadError, DownloadSettings, Downloaded};
+use fileop::{OpResult, apply, event_name};
+
+/// What the download step needs, shared by concurrent transfers.
+pub struct Worker {
+    /// The flow.
+    pub flow: Arc<LoadedFlow>,
+    /// Expander for placements of rename sources.
+    pub expander: Expander,
+    /// HTTP/file client.
+    pub fetcher: Fetcher,
+    /// Download settings.
+    pub settings: DownloadSettings,
+    /// `fileEvents`.
+    pub file_events: BTreeSet<String>,
+    /// `attempts`: tries within one pass before the retry spool.
+    pub attempts: u32,
+}
+
+impl Worker {
+    fn old_destination(&self, m: &Message) -> Option<Destination> {
+        let old = m.file_op.as_ref()?.rename.as_deref()?;
+        let old_rel = old.trim_start_matches('/');
+        let filtered = self.flow.filter(&m.base_url, old_rel);
+        let Decision::Accept(acc) = filtered.decision else {
+            return None;
+        };
+        let paths = MessagePaths {
+            base_url: &m.base_url,
+            rel_path: old_rel,
+            rename: None,
+            source: m.source.as_deref(),
+            pub_time: None,
+        };
+        let p = self
+            .flow
+            .place(&self.expander, jiff::Timestamp::now(), &paths, &acc)
+            .ok()?;
+        let d = destination(&p).ok()?;
+        check_on_disk(&d).ok()?;
+        Some(d)
+    }
+
+    /// Download (or apply the file operation of) one accepted item.
+    pub async fn download(&self, item: &mut Item) {
+        let Some(placement) = item.placement.as_ref() else {
+            item.reject(422, "cannot determine destination");
+            return;
+        };
+        let d = match destination(placement).and_then(|d| check_on_disk(&d).map(|()| d)) {
+            Ok(d) => d,
+            Err(confine::Escape::NoBase) => {
+                item.reject(
+                    422,
+                    "no destination directory: set directory (or post_baseDir)",
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::error!(
+                    "{} rejected: {} {e} (message from exchange {})",
+                    item.msg.rel_path,
+                    e.code(),
+                    item.msg.local.exchange.as_deref().unwrap_or("?")
+                );
+                item.reject(e.code(), e.to_string());
+                return;
+            }
+        };
+        if let Some(op) = &item.msg.file_op {
+            let kind = op.kind();
+            let event = event_name(kind);
+            if kind != FileOpKind::Rename && !self.file_events.contains(event) {
+                item.reject(202, format!("{event} not in fileEvents"));
+                return;
+            }
+            if kind != FileOpKind::Unknown {
+                let old = if kind == FileOpKind::Rename {
+                    self.old_destination(&item.msg)
+                } else {
+                    None
+                };
+                match apply(&item.msg, &d, old.as_ref(), self.settings.perm_dir_default) {
+                    OpResult::Done(verb) => {
+                        logline::work_ok(verb, &d.path().display().to_string());
+                        item.disposition = Disposition::Ok;
+                        return;
+                    }
+                    OpResult::Failed(code, reason) if code == 403 => {
+                        item.reject(code, reason);
+                        return;
+                    }
+                    OpResult::Failed(_, reason) => {
+                        item.fail(reason);
+                        return;
+                    }
+                    OpResult::RenameFallback => {} // download the new name
+                }
+            }
+        }
+        if item.msg.blocks.is_some() {
+            item.reject(
+                503,
+                "partitioned transfers (blocks) are not supported by this version of pitcher",
+            );
+            return;
+        }
+        let mut last = String::new();
+        for attempt in 0..self.attempts.max(1) {
+            match download::download(&self.fetcher, &item.msg, &d, &self.settings).await {
+                Ok(Downloaded::Done { bytes, identity }) => {
+                    if let (Some(id), Some(old)) = (identity, item.msg.identity.as_ref())
+                        && old.method == pitcher_core::IdentityMethod::Cod
+                    {
+                        item.msg.identity = Some(id);
+                    }
+                    item.bytes = bytes;
+                    item.downloaded = true;
+                    item.disposition = Disposition::Ok;
+                    logline::work_ok("downloaded", &d.path().display().to_string());
+                    return;
+                }
+                Ok(Downloaded::Skipped { code, reason }) => {
+                    item.reject(code, reason);
+                    return;
+                }
+                Err(DownloadError::Reject { code, reason }) => {
+                    item.reject(code, reason);
+                    return;
+                }
+                Err(DownloadError::Retry(reason)) => {
+                    tracing::warn!(
+                        "download of {} failed (attempt {}/{}): {reason}",
+                        item.msg.rel_path,
+                        attempt + 1,
+                        self.attempts.max(1)
+                    );
+                    last = reason;
+                    if reason_is_race(&last) {
+                        break;
+                    }
+                }
+            }
+        }
+        item.fail(last);
+    }
+}
+
+fn reason_is_race(r: &str) -> bool {
+    r.starts_with("race condition")
+}
