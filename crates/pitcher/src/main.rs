@@ -3,8 +3,10 @@
 mod brokers;
 mod cli;
 mod commands;
+mod logfile;
 mod logging;
 mod state;
+mod supervise;
 
 use clap::Parser;
 
@@ -24,12 +26,40 @@ fn main() {
             std::process::exit(code);
         }
     };
-    logging::init(&cli.log_level);
+    let level = cli
+        .log_level
+        .clone()
+        .unwrap_or_else(|| if cli.verb.runs_flows() { "info" } else { "warn" }.to_string());
+    match &cli.log_file {
+        Some(path) => logging::init_file(
+            &level,
+            path,
+            logfile::Rotation {
+                keep: cli.log_rotate_count,
+                interval: cli.log_rotate_interval,
+            },
+        ),
+        None => logging::init(&level),
+    }
     let result = match &cli.verb {
         Verb::List => commands::list::run(&cli),
         Verb::Show { args } => commands::show::run(&cli, args),
         Verb::Declare { args } => commands::declare::run(&cli, args),
         Verb::Cleanup { args } => commands::cleanup::run(&cli, args),
+        Verb::Start { args } => commands::start::run(&cli, args),
+        Verb::Stop { timeout, flows } => commands::stop::run(&cli, flows, *timeout),
+        Verb::Restart { timeout, args } => commands::restart::run(&cli, args, *timeout),
+        Verb::Sanity { flows } => commands::sanity::run(&cli, flows),
+        Verb::Status { json, flows } => commands::status::run(&cli, flows, *json),
+        Verb::Enable { flows } => commands::enable::run(&cli, flows, true),
+        Verb::Disable { flows } => commands::enable::run(&cli, flows, false),
+        Verb::Add { component, files } => commands::add::run(&cli, files, component.as_deref()),
+        Verb::Remove { flows } => commands::remove::run(&cli, flows),
+        Verb::Edit { flow } => commands::edit::run(&cli, flow),
+        Verb::Foreground { instance, args } => commands::foreground::run(&cli, args, *instance),
+        Verb::Post { config, args } => commands::foreground::post(&cli, config, args),
+        Verb::Serve { dir, port, bind } => commands::serve::run(dir, *port, *bind),
+        Verb::Demo { files, keep } => commands::demo::run(*files, keep.clone()),
         Verb::Broker {
             port,
             bind,

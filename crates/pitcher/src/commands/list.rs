@@ -15,7 +15,12 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     for f in flows {
-        println!("{}/{}", f.component, f.name);
+        // Disabled flows (pitcher disable: a flag in the state directory, as sr3 keeps it).
+        let disabled = crate::state::flow_dir(f.component, &f.name)
+            .map(|d| d.join("disabled").exists())
+            .unwrap_or(false);
+        let note = if disabled { " (disabled)" } else { "" };
+        println!("{}/{}{note}", f.component, f.name);
     }
     Ok(())
 }

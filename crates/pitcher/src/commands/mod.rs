@@ -1,10 +1,22 @@
 //! One module per verb.
 
+pub mod add;
 pub mod broker;
 pub mod cleanup;
 pub mod declare;
+pub mod demo;
+pub mod edit;
+pub mod enable;
+pub mod foreground;
 pub mod list;
+pub mod remove;
+pub mod restart;
+pub mod sanity;
+pub mod serve;
 pub mod show;
+pub mod start;
+pub mod status;
+pub mod stop;
 
 use crate::cli::exit_code;
 
