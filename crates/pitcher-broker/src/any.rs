@@ -3,7 +3,6 @@
 //! The [`Consumer`] and [`Publisher`] traits return `impl Future`, so they cannot be trait
 //! objects; flows hold these enums instead.
 
-use std::future::Future;
 use std::time::Duration;
 
 use pitcher_core::topic::{amqp_topic, mqtt_topic};
@@ -18,9 +17,9 @@ use crate::mqtt::{MqttConsumer, MqttPublisher};
 /// A consumer on an AMQP 0-9-1 or MQTT v5 broker.
 pub enum AnyConsumer {
     /// AMQP 0-9-1 (RabbitMQ).
-    Amqp(AmqpConsumer),
+    Amqp(Box<AmqpConsumer>),
     /// MQTT v5 (Mosquitto, the embedded broker, ...).
-    Mqtt(MqttConsumer),
+    Mqtt(Box<MqttConsumer>),
 }
 
 impl AnyConsumer {
@@ -35,11 +34,13 @@ impl AnyConsumer {
         name: impl Into<String>,
     ) -> Self {
         if endpoint.protocol.is_amqp() {
-            AnyConsumer::Amqp(AmqpConsumer::new(endpoint, queue, prefetch, timeout, name))
+            AnyConsumer::Amqp(Box::new(AmqpConsumer::new(
+                endpoint, queue, prefetch, timeout, name,
+            )))
         } else {
-            AnyConsumer::Mqtt(MqttConsumer::new(
+            AnyConsumer::Mqtt(Box::new(MqttConsumer::new(
                 endpoint, queue, instance, prefetch, timeout,
-            ))
+            )))
         }
     }
 
@@ -61,25 +62,17 @@ impl AnyConsumer {
 }
 
 impl Consumer for AnyConsumer {
-    fn receive(
-        &mut self,
-        max: usize,
-        wait: Duration,
-    ) -> impl Future<Output = Result<Vec<Received>, BrokerError>> + Send {
-        async move {
-            match self {
-                AnyConsumer::Amqp(c) => c.receive(max, wait).await,
-                AnyConsumer::Mqtt(c) => c.receive(max, wait).await,
-            }
+    async fn receive(&mut self, max: usize, wait: Duration) -> Result<Vec<Received>, BrokerError> {
+        match self {
+            AnyConsumer::Amqp(c) => c.receive(max, wait).await,
+            AnyConsumer::Mqtt(c) => c.receive(max, wait).await,
         }
     }
 
-    fn ack(&mut self, token: AckToken) -> impl Future<Output = Result<(), BrokerError>> + Send {
-        async move {
-            match self {
-                AnyConsumer::Amqp(c) => c.ack(token).await,
-                AnyConsumer::Mqtt(c) => c.ack(token).await,
-            }
+    async fn ack(&mut self, token: AckToken) -> Result<(), BrokerError> {
+        match self {
+            AnyConsumer::Amqp(c) => c.ack(token).await,
+            AnyConsumer::Mqtt(c) => c.ack(token).await,
         }
     }
 
@@ -90,12 +83,10 @@ impl Consumer for AnyConsumer {
         }
     }
 
-    fn close(&mut self) -> impl Future<Output = ()> + Send {
-        async move {
-            match self {
-                AnyConsumer::Amqp(c) => c.close().await,
-                AnyConsumer::Mqtt(c) => c.close().await,
-            }
+    async fn close(&mut self) {
+        match self {
+            AnyConsumer::Amqp(c) => c.close().await,
+            AnyConsumer::Mqtt(c) => c.close().await,
         }
     }
 }
@@ -103,18 +94,18 @@ impl Consumer for AnyConsumer {
 /// A publisher on an AMQP 0-9-1 or MQTT v5 broker.
 pub enum AnyPublisher {
     /// AMQP 0-9-1.
-    Amqp(AmqpPublisher),
+    Amqp(Box<AmqpPublisher>),
     /// MQTT v5.
-    Mqtt(MqttPublisher),
+    Mqtt(Box<MqttPublisher>),
 }
 
 impl AnyPublisher {
     /// A publisher to `endpoint`; `name` labels the connection (AMQP) or is the client id (MQTT).
     pub fn new(endpoint: Endpoint, timeout: Duration, name: impl Into<String>) -> Self {
         if endpoint.protocol.is_amqp() {
-            AnyPublisher::Amqp(AmqpPublisher::new(endpoint, timeout, name))
+            AnyPublisher::Amqp(Box::new(AmqpPublisher::new(endpoint, timeout, name)))
         } else {
-            AnyPublisher::Mqtt(MqttPublisher::new(endpoint, timeout, name))
+            AnyPublisher::Mqtt(Box::new(MqttPublisher::new(endpoint, timeout, name)))
         }
     }
 
@@ -142,36 +133,24 @@ impl AnyPublisher {
 }
 
 impl Publisher for AnyPublisher {
-    fn declare_exchange(
-        &mut self,
-        name: &str,
-    ) -> impl Future<Output = Result<(), BrokerError>> + Send {
-        async move {
-            match self {
-                AnyPublisher::Amqp(p) => p.declare_exchange(name).await,
-                AnyPublisher::Mqtt(p) => p.declare_exchange(name).await,
-            }
+    async fn declare_exchange(&mut self, name: &str) -> Result<(), BrokerError> {
+        match self {
+            AnyPublisher::Amqp(p) => p.declare_exchange(name).await,
+            AnyPublisher::Mqtt(p) => p.declare_exchange(name).await,
         }
     }
 
-    fn publish(
-        &mut self,
-        batch: &[Outgoing],
-    ) -> impl Future<Output = Vec<Result<(), BrokerError>>> + Send {
-        async move {
-            match self {
-                AnyPublisher::Amqp(p) => p.publish(batch).await,
-                AnyPublisher::Mqtt(p) => p.publish(batch).await,
-            }
+    async fn publish(&mut self, batch: &[Outgoing]) -> Vec<Result<(), BrokerError>> {
+        match self {
+            AnyPublisher::Amqp(p) => p.publish(batch).await,
+            AnyPublisher::Mqtt(p) => p.publish(batch).await,
         }
     }
 
-    fn close(&mut self) -> impl Future<Output = ()> + Send {
-        async move {
-            match self {
-                AnyPublisher::Amqp(p) => p.close().await,
-                AnyPublisher::Mqtt(p) => p.close().await,
-            }
+    async fn close(&mut self) {
+        match self {
+            AnyPublisher::Amqp(p) => p.close().await,
+            AnyPublisher::Mqtt(p) => p.close().await,
         }
     }
 }

@@ -48,7 +48,7 @@ fn mirror_through(p: &mut Pump, b: &str, x: &str) {
         "sarra",
         "t",
         &format!(
-            "broker {b}\nexchange xs_guest_{x}\nsubtopic #\ndirectory {m}\nmirror on\npost_broker {b}\npost_exchange xpublic_{x}\npost_baseDir {m}\npost_baseUrl http://{mirror_http}/\nexpire 5m\naccept .*\n",
+            "broker {b}\nexchange xs_guest_{x}\nexpire 5m\nsubtopic #\ndirectory {m}\nmirror on\npost_broker {b}\npost_exchange xpublic_{x}\npost_baseDir {m}\npost_baseUrl http://{mirror_http}/\naccept .*\n",
             m = mirror.display()
         ),
     );
@@ -56,7 +56,7 @@ fn mirror_through(p: &mut Pump, b: &str, x: &str) {
         "subscribe",
         "t",
         &format!(
-            "broker {b}\nexchange xpublic_{x}\nsubtopic #\ndirectory {}\nmirror on\nexpire 5m\naccept .*\n",
+            "broker {b}\nexchange xpublic_{x}\nexpire 5m\nsubtopic #\ndirectory {}\nmirror on\naccept .*\n",
             dest.display()
         ),
     );
@@ -119,7 +119,7 @@ fn tree_mirrored_through_mosquitto() {
         return;
     }
     let mut p = Pump::new();
-    mirror_through(&mut p, "mqtt://127.0.0.1:1883", &format!("pump{}", unique()));
+    mirror_through(&mut p, "mqtt://pump:pump@127.0.0.1:1883", &format!("pump{}", unique()));
 }
 
 #[test]
@@ -131,13 +131,13 @@ fn tree_mirrored_through_the_embedded_broker() {
         &["broker", "--port", "0", "--data-dir", data.to_str().unwrap()],
     );
     let addr = addr_of(&line);
-    mirror_through(&mut p, &format!("mqtt://{addr}"), "emb");
+    mirror_through(&mut p, &format!("mqtt://pump:pump@{addr}"), "emb");
 }
 
 /// Publish raw v03 bodies to an AMQP exchange.
 fn publish_raw(exchange: &str, bodies: &[(String, String)]) {
     use pitcher_broker::amqp::AmqpPublisher;
-    use pitcher_broker::{Endpoint, Outgoing, Publisher};
+    use pitcher_broker::{Endpoint, Outgoing};
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let e = Endpoint::parse("amqp://guest@127.0.0.1/", Some("guest")).unwrap();
@@ -200,10 +200,11 @@ fn hostile_messages_write_nothing_outside_and_bad_checksums_are_never_delivered(
         "subscribe",
         "h",
         &format!(
-            "broker amqp://guest@127.0.0.1/\nexchange {x}\nsubtopic #\ndirectory {}\nmirror on\nexpire 5m\nattempts 1\nlogReject on\naccept .*\n",
+            "broker amqp://guest@127.0.0.1/\nexchange {x}\nexpire 5m\nsubtopic #\ndirectory {}\nmirror on\nattempts 1\nlogReject on\naccept .*\n",
             dest.display()
         ),
     );
+    publish_raw(&x, &[]); // the exchange must exist before the queue is bound
     let out = p.run(&["declare", "subscribe/h"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     p.spawn("sub", &["foreground", "subscribe/h"]);

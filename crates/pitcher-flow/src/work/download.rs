@@ -178,9 +178,10 @@ fn apply_mode_and_times(f: &File, m: &Message, s: &DownloadSettings) -> std::io:
     Ok(())
 }
 
-/// Download `m` to `d` with `fetcher`.
+/// Download `m` from `url` (its retrieval URL, with credentials applied) to `d`.
 pub async fn download(
     fetcher: &Fetcher,
+    url: &url::Url,
     m: &Message,
     d: &Destination,
     s: &DownloadSettings,
@@ -199,17 +200,12 @@ pub async fn download(
         return Ok(Downloaded::Skipped { code, reason });
     }
     make_dirs(d, s.perm_dir_default).map_err(|e| io_retry("cannot create", &d.dir(), &e))?;
-    let url_text = m.retrieval_url();
-    let url = url::Url::parse(&url_text).map_err(|e| DownloadError::Reject {
-        code: 417,
-        reason: format!("bad URL {url_text:?}: {e}"),
-    })?;
     let inflight = s.inflight.path(&d.dir(), &d.file);
     let std_file = open_inflight(&inflight)?;
     let result = write_inflight(
         fetcher,
         m,
-        &url,
+        url,
         &inflight,
         std_file,
         s,

@@ -58,6 +58,23 @@ impl Worker {
         Some(d)
     }
 
+    /// The URL to fetch, with the user and password credentials.conf holds for its server
+    /// (sr3 looks credentials up the same way; they never appear in logs: URLs are masked).
+    fn retrieval_url(&self, m: &Message) -> Result<url::Url, String> {
+        let text = m.retrieval_url();
+        let mut url = url::Url::parse(&text).map_err(|e| format!("bad URL {text:?}: {e}"))?;
+        if url.scheme().starts_with("http") && url.password().is_none() {
+            let origin = format!("{}://{}/", url.scheme(), url.authority());
+            if let Ok(c) = self.flow.credentials.lookup(&origin)
+                && let (Some(user), Some(pass)) = (c.username(), c.password())
+            {
+                let _ = url.set_username(&user);
+                let _ = url.set_password(Some(&pass));
+            }
+        }
+        Ok(url)
+    }
+
     /// Download (or apply the file operation of) one accepted item.
     pub async fn download(&self, item: &mut Item) {
         let Some(placement) = item.placement.as_ref() else {
@@ -122,9 +139,16 @@ impl Worker {
             );
             return;
         }
+        let url = match self.retrieval_url(&item.msg) {
+            Ok(u) => u,
+            Err(reason) => {
+                item.reject(417, reason);
+                return;
+            }
+        };
         let mut last = String::new();
         for attempt in 0..self.attempts.max(1) {
-            match download::download(&self.fetcher, &item.msg, &d, &self.settings).await {
+            match download::download(&self.fetcher, &url, &item.msg, &d, &self.settings).await {
                 Ok(Downloaded::Done { bytes, identity }) => {
                     if let (Some(id), Some(old)) = (identity, item.msg.identity.as_ref())
                         && old.method == pitcher_core::IdentityMethod::Cod
