@@ -102,6 +102,16 @@ fn has_glob(p: &str) -> bool {
     p.contains(['*', '?', '['])
 }
 
+/// Saves the flow's queue name before its instances are launched, so that instances started
+/// together all use the same queue (the default name has a random part; sr3 has instances N > 1
+/// wait for instance 1 for the same reason).
+pub fn settle_queue(flow: &mut LoadedFlow) -> anyhow::Result<()> {
+    if crate::brokers::consumes(flow.component) && flow.options.broker.is_some() {
+        crate::state::settle_queue_name(flow)?;
+    }
+    Ok(())
+}
+
 /// Shell-style matching of `*`, `?` and `[...]` (as sr3's fnmatch on `component/config`).
 pub fn glob_match(pattern: &str, text: &str) -> bool {
     fn class(p: &[char], c: char) -> Option<(bool, usize)> {

@@ -163,6 +163,13 @@ fn start_status_stop_and_start_again_says_already_running() {
     let out = site.ok(&["start"]);
     assert!(out.contains("subscribe/runs: started 2 instances"), "{out}");
 
+    // The queue name is chosen once, before launching, so both instances share one queue.
+    let qnames: Vec<String> = std::fs::read_dir(site.flow_dir(flow))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".qname"))
+        .collect();
+    assert_eq!(qnames.len(), 1, "{qnames:?}");
     let p1 = site.pid(flow, 1).expect("pid file of instance 1");
     let p2 = site.pid(flow, 2).expect("pid file of instance 2");
     assert!(alive(p1) && alive(p2));

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::cli::Cli;
 use crate::supervise::{
     Failures, FlowRef, Launcher, Target, expected_instances, hung_for, remove_pid_file, select,
-    survey, terminate,
+    settle_queue, survey, terminate,
 };
 
 /// `pitcher sanity`.
@@ -57,7 +57,7 @@ fn sanity_flow(
         }
         return Ok(actions);
     }
-    let loaded = flow.load(&launcher.config_dir(), &[])?;
+    let mut loaded = flow.load(&launcher.config_dir(), &[])?;
     let expected = expected_instances(&loaded);
     let threshold = loaded.options.run_state_threshold_hung;
 
@@ -97,10 +97,15 @@ fn sanity_flow(
             actions += 1;
         }
     }
+    let mut settled = false;
     for n in 1..=expected {
         let running = s.instance(n).is_some() && !hung.iter().any(|h| h.instance == n);
         if running {
             continue;
+        }
+        if !settled {
+            settle_queue(&mut loaded)?;
+            settled = true;
         }
         let child = launcher.spawn(&loaded, flow, n)?;
         println!(

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::cli::Cli;
 use crate::supervise::{
-    Failures, FlowRef, Launcher, expected_instances, remove_pid_file, select, survey, tail,
+    Failures, FlowRef, Launcher, expected_instances, remove_pid_file, select, settle_queue, survey,
+    tail,
 };
 
 /// An instance launched by this command (checked once for an immediate death).
@@ -52,7 +53,7 @@ pub fn start_flow(launcher: &Launcher, flow: &FlowRef) -> anyhow::Result<Vec<Lau
         println!("{id}: disabled: not started (pitcher enable {id})");
         return Ok(Vec::new());
     }
-    let loaded = flow.load(&launcher.config_dir(), launcher.options())?;
+    let mut loaded = flow.load(&launcher.config_dir(), launcher.options())?;
     let expected = expected_instances(&loaded);
     if expected == 0 {
         if loaded.component == pitcher_config::Component::Post {
@@ -68,6 +69,9 @@ pub fn start_flow(launcher: &Launcher, flow: &FlowRef) -> anyhow::Result<Vec<Lau
     let s = survey(flow)?;
     for stale in &s.stale {
         remove_pid_file(&stale.path, stale.pid)?;
+    }
+    if (1..=expected).any(|n| s.instance(n).is_none()) {
+        settle_queue(&mut loaded)?;
     }
     let mut already = Vec::new();
     let mut started = Vec::new();
