@@ -26,10 +26,14 @@ fn main() {
             std::process::exit(code);
         }
     };
-    let level = cli
-        .log_level
-        .clone()
-        .unwrap_or_else(|| if cli.verb.runs_flows() { "info" } else { "warn" }.to_string());
+    let level = cli.log_level.clone().unwrap_or_else(|| {
+        if cli.verb.runs_flows() {
+            "info"
+        } else {
+            "warn"
+        }
+        .to_string()
+    });
     match &cli.log_file {
         Some(path) => logging::init_file(
             &level,

@@ -26,7 +26,10 @@ fn mirror_through(p: &mut Pump, b: &str, x: &str) {
     let dest = p.path("dest");
     let tree = make_tree(&src, 60, 20, 3 << 20);
     std::fs::create_dir_all(&mirror).unwrap();
-    let src_http = addr_of(&p.spawn_server("serve-src", &["serve", src.to_str().unwrap(), "--port", "0"]));
+    let src_http = addr_of(&p.spawn_server(
+        "serve-src",
+        &["serve", src.to_str().unwrap(), "--port", "0"],
+    ));
     let mirror_http = addr_of(&p.spawn_server(
         "serve-mirror",
         &["serve", mirror.to_str().unwrap(), "--port", "0"],
@@ -61,7 +64,11 @@ fn mirror_through(p: &mut Pump, b: &str, x: &str) {
         ),
     );
     let out = p.run(&["declare", "post/t", "sarra/t", "subscribe/t"]);
-    assert!(out.status.success(), "declare: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "declare: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     p.spawn("sarra", &["foreground", "sarra/t"]);
     p.spawn("subscribe", &["foreground", "subscribe/t"]);
     let out = p.run(&["post", "-c", "t", src.to_str().unwrap()]);
@@ -87,20 +94,34 @@ fn mirror_through(p: &mut Pump, b: &str, x: &str) {
     assert_eq!(files(&dest), tree, "subscriber tree");
     assert_eq!(files(&mirror), tree, "mirror tree");
     for rel in &tree {
-        assert!(same_content(&src.join(rel), &dest.join(rel)), "{} differs", rel.display());
-        assert!(same_content(&src.join(rel), &mirror.join(rel)), "{} differs in the mirror", rel.display());
+        assert!(
+            same_content(&src.join(rel), &dest.join(rel)),
+            "{} differs",
+            rel.display()
+        );
+        assert!(
+            same_content(&src.join(rel), &mirror.join(rel)),
+            "{} differs in the mirror",
+            rel.display()
+        );
     }
     // No inflight leftovers.
     for root in [&dest, &mirror] {
         let hidden: Vec<_> = common::all_entries(root)
             .into_iter()
-            .filter(|e| e.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+            .filter(|e| {
+                e.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
             .collect();
         assert!(hidden.is_empty(), "inflight files left: {hidden:?}");
     }
     let log = p.log("subscribe");
     assert!(log.contains("downloaded ok:"), "{log}");
-    assert!(p.log("sarra").contains("posted"), "sarra log lacks posted lines");
+    assert!(
+        p.log("sarra").contains("posted"),
+        "sarra log lacks posted lines"
+    );
     let _ = p.run(&["cleanup", "sarra/t", "subscribe/t"]);
 }
 
@@ -110,7 +131,11 @@ fn tree_mirrored_through_rabbitmq() {
         return;
     }
     let mut p = Pump::new();
-    mirror_through(&mut p, "amqp://guest@127.0.0.1/", &format!("pump{}", unique()));
+    mirror_through(
+        &mut p,
+        "amqp://guest@127.0.0.1/",
+        &format!("pump{}", unique()),
+    );
 }
 
 #[test]
@@ -119,7 +144,11 @@ fn tree_mirrored_through_mosquitto() {
         return;
     }
     let mut p = Pump::new();
-    mirror_through(&mut p, "mqtt://pump:pump@127.0.0.1:1883", &format!("pump{}", unique()));
+    mirror_through(
+        &mut p,
+        "mqtt://pump:pump@127.0.0.1:1883",
+        &format!("pump{}", unique()),
+    );
 }
 
 #[test]
@@ -128,7 +157,13 @@ fn tree_mirrored_through_the_embedded_broker() {
     let data = p.path("broker");
     let line = p.spawn_server(
         "broker",
-        &["broker", "--port", "0", "--data-dir", data.to_str().unwrap()],
+        &[
+            "broker",
+            "--port",
+            "0",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
     );
     let addr = addr_of(&line);
     mirror_through(&mut p, &format!("mqtt://pump:pump@{addr}"), "emb");
@@ -195,7 +230,11 @@ fn hostile_messages_write_nothing_outside_and_bad_checksums_are_never_delivered(
     std::fs::write(src.join("bad.txt"), b"the real content\n").unwrap();
     std::fs::write(src.join("escape.txt"), b"must not land outside\n").unwrap();
     let http = addr_of(&p.spawn_server("serve", &["serve", src.to_str().unwrap(), "--port", "0"]));
-    std::fs::write(p.path("config/credentials.conf"), "amqp://guest:guest@127.0.0.1/\n").unwrap();
+    std::fs::write(
+        p.path("config/credentials.conf"),
+        "amqp://guest:guest@127.0.0.1/\n",
+    )
+    .unwrap();
     p.config(
         "subscribe",
         "h",
@@ -206,7 +245,11 @@ fn hostile_messages_write_nothing_outside_and_bad_checksums_are_never_delivered(
     );
     publish_raw(&x, &[]); // the exchange must exist before the queue is bound
     let out = p.run(&["declare", "subscribe/h"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     p.spawn("sub", &["foreground", "subscribe/h"]);
     let base = format!("http://{http}/");
     let size = |n: usize| format!(", \"size\": {n}");
@@ -219,14 +262,20 @@ fn hostile_messages_write_nothing_outside_and_bad_checksums_are_never_delivered(
         msg(&base, "a/../../../escape.txt", &size(22)),
         msg(&base, "evil/escape.txt", &size(22)),
         msg(&base, "lnk", ", \"fileOp\": {\"link\": \"/etc/passwd\"}"),
-        msg(&base, "lnk2", ", \"fileOp\": {\"link\": \"../../../outside/x\"}"),
+        msg(
+            &base,
+            "lnk2",
+            ", \"fileOp\": {\"link\": \"../../../outside/x\"}",
+        ),
         msg(&base, "bad.txt", &format!("{}{bad_id}", size(17))),
         "this is not json".to_string(),
         "{\"relPath\": 5}".to_string(),
         msg(&base, "good.txt", &size(13)),
     ];
-    let bodies: Vec<(String, String)> =
-        hostile.iter().map(|b| ("v03.x".to_string(), b.clone())).collect();
+    let bodies: Vec<(String, String)> = hostile
+        .iter()
+        .map(|b| ("v03.x".to_string(), b.clone()))
+        .collect();
     publish_raw(&x, &bodies);
     let ok = wait_for(60, || dest.join("good.txt").exists());
     // Give the bad checksum its attempt too (it comes before good.txt in the batch).
@@ -241,13 +290,14 @@ fn hostile_messages_write_nothing_outside_and_bad_checksums_are_never_delivered(
     );
     assert!(!p.path("escape.txt").exists() && !p.path("tree/escape.txt").exists());
     assert!(!dest.join("lnk").exists() && std::fs::symlink_metadata(dest.join("lnk2")).is_err());
-    assert!(!dest.join("bad.txt").exists(), "bad checksum delivered:\n{log}");
+    assert!(
+        !dest.join("bad.txt").exists(),
+        "bad checksum delivered:\n{log}"
+    );
     assert!(log.contains("checksum mismatch"), "{log}");
     assert!(log.contains("rejected: 403"), "{log}");
-    let metrics = std::fs::read_to_string(
-        p.path("state/subscribe/h/subscribe_h_01.metrics"),
-    )
-    .unwrap();
+    let metrics =
+        std::fs::read_to_string(p.path("state/subscribe/h/subscribe_h_01.metrics")).unwrap();
     let m: serde_json::Value = serde_json::from_str(&metrics).unwrap();
     assert!(m["work_retry_queue"].as_u64().unwrap() >= 1, "{metrics}");
     assert!(m["malformed"].as_u64().unwrap() >= 2, "{metrics}");

@@ -22,8 +22,18 @@ fn subscriber_killed_mid_download_delivers_everything_without_partial_files() {
     let tree = make_tree(&src, 24, 1, 6 << 20);
     std::fs::create_dir_all(&dest).unwrap();
     let line = p.spawn_server("serve", &["serve", src.to_str().unwrap(), "--port", "0"]);
-    let http = line.rsplit(' ').next().unwrap().trim_start_matches("http://").trim_end_matches('/').to_string();
-    std::fs::write(p.path("config/credentials.conf"), "amqp://guest:guest@127.0.0.1/\n").unwrap();
+    let http = line
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    std::fs::write(
+        p.path("config/credentials.conf"),
+        "amqp://guest:guest@127.0.0.1/\n",
+    )
+    .unwrap();
     p.config(
         "post",
         "k",
@@ -41,9 +51,17 @@ fn subscriber_killed_mid_download_delivers_everything_without_partial_files() {
         ),
     );
     let out = p.run(&["declare", "post/k", "subscribe/k"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = p.run(&["post", "-c", "k", src.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Watch the destination the whole time: a final name must always hold the whole file.
     let stop = Arc::new(AtomicBool::new(false));
@@ -53,10 +71,16 @@ fn subscriber_killed_mid_download_delivers_everything_without_partial_files() {
         std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 for rel in files(&dest) {
-                    let want = std::fs::metadata(src.join(&rel)).map(|m| m.len()).unwrap_or(0);
-                    let have = std::fs::metadata(dest.join(&rel)).map(|m| m.len()).unwrap_or(0);
+                    let want = std::fs::metadata(src.join(&rel))
+                        .map(|m| m.len())
+                        .unwrap_or(0);
+                    let have = std::fs::metadata(dest.join(&rel))
+                        .map(|m| m.len())
+                        .unwrap_or(0);
                     if have != want {
-                        bad.lock().unwrap().push(format!("{} had {have} of {want} bytes", rel.display()));
+                        bad.lock()
+                            .unwrap()
+                            .push(format!("{} had {have} of {want} bytes", rel.display()));
                     }
                 }
                 std::thread::sleep(std::time::Duration::from_millis(5));
@@ -78,17 +102,37 @@ fn subscriber_killed_mid_download_delivers_everything_without_partial_files() {
     stop.store(true, Ordering::Relaxed);
     watcher.join().unwrap();
     assert!(started, "the first run never got going:\n{}", p.log("sub1"));
-    assert!(all, "only {} of {} files:\n{}", files(&dest).len(), tree.len(), p.log("sub2"));
+    assert!(
+        all,
+        "only {} of {} files:\n{}",
+        files(&dest).len(),
+        tree.len(),
+        p.log("sub2")
+    );
     assert!(status.success());
-    assert!(after_kill < tree.len(), "the kill came too late to test anything");
-    assert!(bad.lock().unwrap().is_empty(), "partial files under final names: {:?}", bad.lock().unwrap());
+    assert!(
+        after_kill < tree.len(),
+        "the kill came too late to test anything"
+    );
+    assert!(
+        bad.lock().unwrap().is_empty(),
+        "partial files under final names: {:?}",
+        bad.lock().unwrap()
+    );
     assert_eq!(files(&dest), tree);
     for rel in &tree {
-        assert!(same_content(&src.join(rel), &dest.join(rel)), "{} differs", rel.display());
+        assert!(
+            same_content(&src.join(rel), &dest.join(rel)),
+            "{} differs",
+            rel.display()
+        );
     }
     let hidden: Vec<_> = common::all_entries(&dest)
         .into_iter()
-        .filter(|e| e.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|e| {
+            e.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     assert!(hidden.is_empty(), "inflight files left: {hidden:?}");
     let _ = p.run(&["cleanup", "subscribe/k"]);

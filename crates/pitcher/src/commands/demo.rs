@@ -21,7 +21,7 @@ use crate::brokers::{consumer_endpoint, post_endpoint, queue_spec, timeout};
 fn sample_size(i: usize) -> usize {
     match i % 20 {
         0 => 2 << 20,
-        1..=4 => 64 << 10 | (i * 37) % 4096,
+        1..=4 => (64 << 10) | ((i * 37) % 4096),
         _ => 1 + (i * 7919) % 8192,
     }
 }
@@ -56,7 +56,9 @@ fn files_under(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             let hidden = e.file_name().to_string_lossy().starts_with('.');
@@ -149,7 +151,10 @@ async fn demo(base: &Path, n: usize) -> anyhow::Result<()> {
     }
     let t0 = Instant::now();
     let (count, total_bytes) = make_tree(&src, n)?;
-    println!("1/5 generated {count} files ({total_bytes} bytes) in {}", src.display());
+    println!(
+        "1/5 generated {count} files ({total_bytes} bytes) in {}",
+        src.display()
+    );
 
     let broker = EmbeddedBroker::start(EmbeddedConfig::new(
         "127.0.0.1:0".parse().context("address")?,
@@ -206,7 +211,9 @@ async fn demo(base: &Path, n: usize) -> anyhow::Result<()> {
     // Subscribe before anything is posted, so the sessions hold every message.
     for i in [&mut sarra, &mut sub] {
         if let Some(c) = i.consumer.as_mut() {
-            c.connect().await.context("consumer cannot connect to the embedded broker")?;
+            c.connect()
+                .await
+                .context("consumer cannot connect to the embedded broker")?;
         }
     }
     let sarra_task = tokio::spawn(pitcher_flow::run(sarra, stop_rx.clone()));
@@ -238,7 +245,10 @@ async fn demo(base: &Path, n: usize) -> anyhow::Result<()> {
     eprintln!();
     let _ = stop_tx.send(true);
     let sarra_sum = sarra_task.await.context("sarra task")?.context("sarra")?;
-    let sub_sum = sub_task.await.context("subscribe task")?.context("subscribe")?;
+    let sub_sum = sub_task
+        .await
+        .context("subscribe task")?
+        .context("subscribe")?;
     let _ = broker.shutdown().await;
     let elapsed = t0.elapsed().as_secs_f64();
 
@@ -252,7 +262,10 @@ async fn demo(base: &Path, n: usize) -> anyhow::Result<()> {
             match sha512(&p) {
                 Ok(got) if got == want => {}
                 Ok(_) => {
-                    bad.insert(format!("{} ({what}: checksum differs)", rel.display()), what);
+                    bad.insert(
+                        format!("{} ({what}: checksum differs)", rel.display()),
+                        what,
+                    );
                 }
                 Err(_) => {
                     bad.insert(format!("{} ({what}: missing)", rel.display()), what);

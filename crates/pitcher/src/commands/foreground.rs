@@ -73,7 +73,9 @@ pub fn stop_on_signals() -> anyhow::Result<watch::Receiver<bool>> {
                 tracing::info!("signal received: finishing the work in hand, then stopping");
                 let _ = tx.send(true);
             } else {
-                tracing::warn!("second signal: exiting now (unacknowledged messages will be redelivered)");
+                tracing::warn!(
+                    "second signal: exiting now (unacknowledged messages will be redelivered)"
+                );
                 std::process::exit(crate::cli::exit_code::FAILURE);
             }
         }

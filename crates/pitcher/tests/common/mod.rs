@@ -107,7 +107,10 @@ impl Pump {
     pub fn stop(&mut self, label: &str) -> std::process::ExitStatus {
         let i = self.children.iter().position(|(l, _)| l == label).unwrap();
         let (_, mut c) = self.children.remove(i);
-        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(s) = c.try_wait().unwrap() {
@@ -144,7 +147,9 @@ pub fn files(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             let t = e.file_type().unwrap();
@@ -164,7 +169,9 @@ pub fn all_entries(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if e.file_type().unwrap().is_dir() {
@@ -185,7 +192,11 @@ pub fn make_tree(root: &Path, n: usize, big_every: usize, big: usize) -> Vec<Pat
         let rel = PathBuf::from(format!("d{}/e{}/f_{i:04}.bin", i % 5, i % 3));
         let p = root.join(&rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        let size = if big_every > 0 && i % big_every == 0 { big } else { 1 + (i * 131) % 5000 };
+        let size = if big_every > 0 && i % big_every == 0 {
+            big
+        } else {
+            1 + (i * 131) % 5000
+        };
         let mut data = Vec::with_capacity(size + 8);
         while data.len() < size {
             x ^= x << 13;
