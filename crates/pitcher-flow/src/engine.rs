@@ -453,11 +453,18 @@ impl Engine {
             }
         }
 
-        // rejected: count and log
+        // rejected: count and log, once each (nodupe logs its 304s itself). Escapes from the
+        // destination tree (403) are always logged: they are hostile or broken input.
         for it in &items {
             if let Disposition::Rejected { code, reason } = &it.disposition {
                 self.metrics.rejected += 1;
-                if self.log_reject && *code != 304 && !matches!(code, 404 | 504 | 410) {
+                if *code == 403 {
+                    tracing::warn!(
+                        "{} rejected: 403 {reason} (from exchange {})",
+                        it.msg.rel_path,
+                        it.msg.local.exchange.as_deref().unwrap_or("?")
+                    );
+                } else if self.log_reject && *code != 304 {
                     logline::rejected(&it.msg, *code, reason);
                 }
             }

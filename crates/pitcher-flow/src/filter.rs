@@ -5,7 +5,6 @@ use pitcher_config::{Decision, Expander, LoadedFlow, MessagePaths};
 use pitcher_core::Timestamp;
 
 use crate::item::Item;
-use crate::logline;
 
 /// Filter one item in place: it ends Pending with a placement (accepted), Rejected, or Failed
 /// (too young: retried later).
@@ -77,10 +76,5 @@ pub fn filter_item(flow: &LoadedFlow, expander: &Expander, now: &Timestamp, item
                 Err(e) => item.reject(e.code(), e.to_string()),
             }
         }
-    }
-    if let crate::item::Disposition::Rejected { code, reason } = &item.disposition
-        && o.log_reject
-    {
-        logline::rejected(&item.msg, *code, reason);
     }
 }

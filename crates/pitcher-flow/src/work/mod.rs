@@ -91,12 +91,6 @@ impl Worker {
                 return;
             }
             Err(e) => {
-                tracing::error!(
-                    "{} rejected: {} {e} (message from exchange {})",
-                    item.msg.rel_path,
-                    e.code(),
-                    item.msg.local.exchange.as_deref().unwrap_or("?")
-                );
                 item.reject(e.code(), e.to_string());
                 return;
             }
