@@ -9,7 +9,8 @@ use std::time::Duration;
 ///   file), [`Unsupported`](Self::Unsupported) (scheme), [`InvalidUrl`](Self::InvalidUrl).
 /// * **transient** — retry later: [`Timeout`](Self::Timeout), [`Http`](Self::Http) (any other
 ///   unexpected status, 401/403/5xx included, as sr3 retries those too), [`Io`](Self::Io),
-///   [`Connect`](Self::Connect).
+///   [`Connect`](Self::Connect), [`Auth`](Self::Auth), [`HostKey`](Self::HostKey),
+///   [`Remote`](Self::Remote) (SFTP/FTP refusals such as permission denied).
 /// * [`Setup`](Self::Setup) and [`Server`](Self::Server) are local problems (client or listener
 ///   configuration), not about one URL.
 ///
@@ -38,9 +39,26 @@ pub enum TransferError {
         #[source]
         source: std::io::Error,
     },
-    /// The connection (TCP, TLS, or the HTTP exchange before a status arrived) failed.
+    /// The connection (TCP, TLS, SSH handshake, or the HTTP exchange before a status arrived)
+    /// failed.
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },
+    /// The server refused the login (SFTP/FTP: wrong user, password or key). Transient: sr3
+    /// keeps the item for retry, and fixing credentials.conf makes the retry succeed.
+    #[error("login refused by {url}: {reason}")]
+    Auth { url: String, reason: String },
+    /// The SFTP server's host key is not in known_hosts, or differs from the recorded one.
+    /// Transient (kept for retry until known_hosts is fixed), but never silently accepted.
+    #[error("host key check failed for {url}: {reason}")]
+    HostKey { url: String, reason: String },
+    /// The SFTP or FTP server refused an operation (permission denied, FTP 4xx/5xx other than
+    /// "no such file", SFTP failure codes). Transient, as sr3 retries those.
+    #[error("{url}: server refused {operation}: {reason}")]
+    Remote {
+        url: String,
+        operation: String,
+        reason: String,
+    },
     /// The client could not be built (TLS backend, options).
     #[error("transfer client setup failed: {0}")]
     Setup(String),
@@ -69,6 +87,9 @@ impl TransferError {
                 | TransferError::Http { .. }
                 | TransferError::Io { .. }
                 | TransferError::Connect { .. }
+                | TransferError::Auth { .. }
+                | TransferError::HostKey { .. }
+                | TransferError::Remote { .. }
         )
     }
 

@@ -1,5 +1,7 @@
-//! Transfers: fetch files by URL (`file:`, `http:`, `https:`) with resume and timeouts, serve a
-//! tree over HTTP with Apache-style index pages, and read such index pages back.
+//! Transfers: fetch files by URL (`file:`, `http:`, `https:`, `sftp:`, `ftp:`, `ftps:`) with resume
+//! and timeouts; sessions on SFTP and FTP/FTPS servers ([`Remote`]: list, get, put, mkdirs,
+//! rename, delete, chmod, mtime); serve a tree over HTTP with Apache-style index pages, and read
+//! such index pages back.
 //!
 //! See the crate's README.md for error classification, the index page format and the security
 //! rules of the server.
@@ -7,11 +9,18 @@
 mod error;
 mod fetch;
 mod listing;
+mod remote;
 mod serve;
 
 pub use error::{TransferError, mask_url};
-pub use fetch::{Auth, Download, FetchOptions, Fetcher, RemoteStat};
+pub use fetch::{
+    Auth, CredentialLookup, Download, FetchOptions, Fetcher, RemoteFetchOptions, RemoteStat,
+};
 pub use listing::{IndexEntry, parse_index_page};
+pub use remote::{
+    PutOptions, Remote, RemoteCredentials, RemoteEntry, RemoteOptions, parse_ls_line,
+    parse_mlsd_line, remote_path, sr3_remote_url,
+};
 pub use serve::FileServer;
 
 #[cfg(test)]
@@ -38,6 +47,14 @@ mod tests {
             let stat = fetcher.stat(&url);
             assert_send(&stat);
             drop(stat);
+            let sftp = url::Url::parse("sftp://127.0.0.1:9/x").expect("url");
+            let open = fetcher.open(&sftp, 0, None);
+            assert_send(&open);
+            drop(open);
+            let ro = RemoteOptions::default();
+            let connect = Remote::connect(&sftp, &ro);
+            assert_send(&connect);
+            drop(connect);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind");

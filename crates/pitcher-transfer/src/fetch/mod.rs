@@ -3,13 +3,16 @@
 mod file;
 mod http;
 pub(crate) mod idle;
+mod remote;
 
+use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::io::AsyncRead;
 
-use crate::TransferError;
+use crate::{RemoteCredentials, TransferError};
 
 /// Credentials sent with HTTP requests.
 #[derive(Clone, PartialEq, Eq)]
@@ -54,6 +57,38 @@ impl Default for FetchOptions {
             auth: None,
             tls_verify: true,
         }
+    }
+}
+
+/// Per-server SFTP/FTP credentials: given the URL to fetch, the credentials.conf entry for its
+/// server (or `None` to use [`RemoteFetchOptions::credentials`]).
+pub type CredentialLookup = Arc<dyn Fn(&url::Url) -> Option<RemoteCredentials> + Send + Sync>;
+
+/// How a [`Fetcher`] logs in to SFTP and FTP/FTPS servers (set with [`Fetcher::with_remote`]).
+/// A user and password in the URL itself always win.
+#[derive(Clone, Default)]
+pub struct RemoteFetchOptions {
+    /// Used for every server the lookup has nothing for.
+    pub credentials: RemoteCredentials,
+    /// Per-server credentials (sr3: the credentials.conf entry matching the URL).
+    pub lookup: Option<CredentialLookup>,
+    /// SFTP host keys: this file instead of `~/.ssh/known_hosts`.
+    pub known_hosts: Option<PathBuf>,
+    /// SFTP: accept host keys that are not in known_hosts (a changed key is always refused).
+    pub accept_unknown_hosts: bool,
+    /// FTP `LIST` times: the server's time zone (IANA name); `None` = UTC.
+    pub timezone: Option<String>,
+}
+
+impl std::fmt::Debug for RemoteFetchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteFetchOptions")
+            .field("credentials", &self.credentials)
+            .field("lookup", &self.lookup.as_ref().map(|_| "<fn>"))
+            .field("known_hosts", &self.known_hosts)
+            .field("accept_unknown_hosts", &self.accept_unknown_hosts)
+            .field("timezone", &self.timezone)
+            .finish()
     }
 }
 
@@ -110,12 +145,15 @@ pub struct RemoteStat {
 pub struct Fetcher {
     client: reqwest::Client,
     options: FetchOptions,
+    /// Cached SFTP/FTP sessions and how to open them; shared by clones.
+    remote: Arc<remote::RemotePool>,
 }
 
 impl std::fmt::Debug for Fetcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fetcher")
             .field("options", &self.options)
+            .field("remote", &self.remote.options)
             .finish_non_exhaustive()
     }
 }
@@ -125,7 +163,18 @@ impl Fetcher {
     /// installed yet (an already installed provider is kept).
     pub fn new(options: FetchOptions) -> Result<Self, TransferError> {
         let client = http::build_client(&options)?;
-        Ok(Fetcher { client, options })
+        Ok(Fetcher {
+            client,
+            options,
+            remote: Arc::new(remote::RemotePool::new(RemoteFetchOptions::default())),
+        })
+    }
+
+    /// Use `remote` to log in to SFTP and FTP(S) servers (credentials, known_hosts policy, FTP
+    /// time zone). Starts a new session cache: clones made before keep the old one.
+    pub fn with_remote(mut self, remote: RemoteFetchOptions) -> Self {
+        self.remote = Arc::new(remote::RemotePool::new(remote));
+        self
     }
 
     /// The options this fetcher was built with.
@@ -133,7 +182,8 @@ impl Fetcher {
         &self.options
     }
 
-    /// Open `url` for reading from byte `offset` (0 = whole file). Schemes: http, https, file.
+    /// Open `url` for reading from byte `offset` (0 = whole file). Schemes: http, https, file,
+    /// sftp, ftp, ftps (see [`crate::remote_path`] for what an SFTP/FTP URL path means).
     /// `range_end` (inclusive) asks for a slice only (sr3 block transfers: `Range: bytes=off-end`).
     ///
     /// Check [`Download::offset`]: a server that ignores ranges sends the whole file (offset 0).
@@ -156,6 +206,7 @@ impl Fetcher {
         match url.scheme() {
             "http" | "https" => http::open(self, url, offset, range_end).await,
             "file" => file::open(url, offset, range_end, self.options.timeout).await,
+            "sftp" | "ftp" | "ftps" => remote::open(self, url, offset, range_end).await,
             other => Err(TransferError::Unsupported {
                 scheme: other.to_owned(),
             }),
@@ -168,6 +219,7 @@ impl Fetcher {
         match url.scheme() {
             "http" | "https" => http::stat(self, url).await,
             "file" => file::stat(url).await,
+            "sftp" | "ftp" | "ftps" => remote::stat(self, url).await,
             other => Err(TransferError::Unsupported {
                 scheme: other.to_owned(),
             }),
