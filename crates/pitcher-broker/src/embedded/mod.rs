@@ -4,11 +4,18 @@
 //! for a pump on one machine: loopback only, a non-standard port (25883, never 1883/5672), a data
 //! directory under `~/.cache/pitcher/broker`, shared subscriptions on, and large per-session queues
 //! (a slow subscriber must not lose messages the way Mosquitto's default 1000-message limit does).
+//!
+//! Durability: `mqtt5` is patched (vendor/mqtt5/PITCHER-PATCH.md) so that a QoS 1 PUBACK is sent
+//! only once every copy the message was routed to (each session's queue file) is written, and
+//! with [`EmbeddedConfig::fsync`] fsynced, group-committed across publishers: a message the
+//! broker acknowledged survives `kill -9` (and, fsynced, a power failure).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use mqtt5::broker::config::{AuthConfig, BrokerConfig, StorageBackend, StorageConfig};
+use mqtt5::broker::config::{
+    AuthConfig, BrokerConfig, QueueDurability, StorageBackend, StorageConfig,
+};
 use mqtt5::broker::{BrokerShutdownHandle, MqttBroker};
 use tokio::task::JoinHandle;
 use tracing::info;
@@ -31,6 +38,9 @@ pub struct EmbeddedConfig {
     pub max_queued_messages: usize,
     /// Bytes queued per session before the oldest are dropped.
     pub max_queued_bytes: usize,
+    /// Fsync queued messages before acknowledging them (survives power loss); without it they
+    /// are still written before the PUBACK (survives `kill -9` of the broker).
+    pub fsync: bool,
 }
 
 impl EmbeddedConfig {
@@ -41,6 +51,7 @@ impl EmbeddedConfig {
             password_file: None,
             max_queued_messages: 1_000_000,
             max_queued_bytes: 1 << 30,
+            fsync: true,
         }
     }
 }
@@ -72,7 +83,12 @@ impl EmbeddedBroker {
             .with_base_dir(cfg.data_dir.clone())
             .with_persistence(true)
             .with_max_queued_messages_per_client(cfg.max_queued_messages)
-            .with_max_queued_bytes_per_client(cfg.max_queued_bytes);
+            .with_max_queued_bytes_per_client(cfg.max_queued_bytes)
+            .with_queue_durability(if cfg.fsync {
+                QueueDurability::Synced
+            } else {
+                QueueDurability::Written
+            });
         let mut auth = AuthConfig::new();
         if let Some(f) = &cfg.password_file {
             auth = auth

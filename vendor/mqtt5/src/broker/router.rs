@@ -1881,6 +1881,22 @@ impl MessageRouter {
                     .or_default()
                     .update_hash(&publish.topic_name, &publish.payload);
             }
+            // PITCHER PATCH: a durable file backend stores every QoS>0 delivery in the session
+            // queue, so the publisher's PUBACK can wait for it to be written.
+            if qos != QoS::AtMostOnce
+                && self
+                    .storage
+                    .as_ref()
+                    .is_some_and(|storage| storage.routes_through_queue())
+            {
+                return Some(DeliveryPlan::Behind {
+                    client_id: sub.client_id.clone(),
+                    message,
+                    target_flow: sub.flow_id,
+                    queue: Arc::clone(&client_info.queue),
+                    epoch: client_info.queue.epoch(),
+                });
+            }
             return Some(DeliveryPlan::Online {
                 client_id: sub.client_id.clone(),
                 message,

@@ -923,12 +923,13 @@ impl MqttBroker {
     ) -> Result<Arc<DynamicStorage>> {
         match storage_config.backend {
             StorageBackendType::File => {
-                let backend = FileBackend::with_queue_limits(
+                let backend = FileBackend::with_queue_durability(
                     &storage_config.base_dir,
                     QueueLimits {
                         max_messages: storage_config.max_queued_messages_per_client,
                         max_bytes: storage_config.max_queued_bytes_per_client,
                     },
+                    storage_config.queue_durability,
                 )
                 .await?;
                 Ok(Arc::new(DynamicStorage::File(backend)))

@@ -143,6 +143,12 @@ pub struct ClientHandler {
     pub(super) handoff_baseline: usize,
     pub(super) session_start: SessionStart,
     pub(super) held: Vec<QueuedMessage>,
+    /// PITCHER PATCH: queue sequence numbers of `held`, whose stored copies are released once
+    /// the messages are re-queued (or discarded).
+    pub(super) held_seqs: Vec<u64>,
+    /// PITCHER PATCH: QoS 1 PUBACKs waiting for their write-out batch, in receipt order.
+    pub(super) pending_pubacks: VecDeque<(u64, u16)>,
+    pub(super) durable_rx: Option<tokio::sync::watch::Receiver<u64>>,
     pub(super) awaiting_pubcomp: HashSet<u16>,
     pub(super) inflight_order: VecDeque<u16>,
     pub(super) inflight_publishes: HashMap<u16, InflightPublish>,
@@ -263,6 +269,9 @@ impl ClientHandler {
             handoff_baseline: 0,
             session_start: SessionStart::CleanStart,
             held: Vec::new(),
+            held_seqs: Vec::new(),
+            pending_pubacks: VecDeque::new(),
+            durable_rx: None,
             awaiting_pubcomp: HashSet::new(),
             inflight_order: VecDeque::new(),
             inflight_publishes: HashMap::new(),
@@ -934,6 +943,9 @@ impl ClientHandler {
         while self.qos1_rx.recv().await.is_some() {}
         self.inflight_order.clear();
         self.held.clear();
+        if let Some(queue) = &self.queue {
+            queue.release(&std::mem::take(&mut self.held_seqs));
+        }
         self.awaiting_pubcomp.clear();
         let unacked: Vec<u16> = self.outbound_inflight.drain().map(|(id, _)| id).collect();
         if let (Some(storage), Some(client_id)) = (self.storage.clone(), self.client_id.clone()) {
@@ -993,6 +1005,7 @@ impl ClientHandler {
             "Re-queued undelivered messages for the session"
         );
         queue.requeue_front_in_epoch(unsent, self.queue_epoch);
+        queue.release(&std::mem::take(&mut self.held_seqs));
         if let Some(storage) = self.storage.clone() {
             for packet_id in unacked_ids {
                 if let Err(e) = storage
@@ -1054,7 +1067,12 @@ impl ClientHandler {
         loop {
             let (delivering, window_open) = self.delivery_gates();
             let flow_deadline = self.flow_deadline;
+            let puback_ticket = self.pending_pubacks.front().map(|(ticket, _)| *ticket);
             tokio::select! {
+                () = Self::await_durable(self.durable_rx.as_mut(), puback_ticket) => {
+                    self.send_durable_pubacks().await?;
+                }
+
                 quiesced = Self::await_handoff_quiesce(
                     &mut self.released_rx,
                     self.queue.as_ref(),
@@ -1141,6 +1159,35 @@ impl ClientHandler {
                 }
             }
         }
+    }
+
+    /// PITCHER PATCH: resolves once write-out batch `ticket` is durable; never without one.
+    async fn await_durable(
+        durable_rx: Option<&mut tokio::sync::watch::Receiver<u64>>,
+        ticket: Option<u64>,
+    ) {
+        let (Some(rx), Some(ticket)) = (durable_rx, ticket) else {
+            return std::future::pending::<()>().await;
+        };
+        if rx.wait_for(|durable| *durable >= ticket).await.is_err() {
+            // The writer is gone (shutdown): nothing more becomes durable.
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// PITCHER PATCH: sends, in order, the PUBACKs whose write-out batch is durable.
+    pub(super) async fn send_durable_pubacks(&mut self) -> Result<()> {
+        let durable = self.durable_rx.as_ref().map_or(0, |rx| *rx.borrow());
+        while let Some(&(ticket, packet_id)) = self.pending_pubacks.front() {
+            if ticket > durable {
+                break;
+            }
+            self.pending_pubacks.pop_front();
+            let mut puback = crate::packet::puback::PubAckPacket::new(packet_id);
+            puback.reason_code = ReasonCode::Success;
+            self.write_to_client(Packet::PubAck(puback)).await?;
+        }
+        Ok(())
     }
 
     fn read_limit(&self) -> Duration {

@@ -198,6 +198,25 @@ impl ClientHandler {
                 #[cfg(not(feature = "opentelemetry"))]
                 self.route_publish(&publish, Some(client_id)).await;
 
+                // PITCHER PATCH: with a durable file backend the PUBACK waits until the queue
+                // writes of this routing are durable (sent from the packet loop), in order.
+                let ticket = self
+                    .storage
+                    .as_ref()
+                    .and_then(|storage| storage.durability_ticket());
+                if let Some((ticket, durable_rx)) = ticket {
+                    let packet_id = publish.packet_id.unwrap();
+                    let ready = self.pending_pubacks.is_empty() && *durable_rx.borrow() >= ticket;
+                    if self.durable_rx.is_none() {
+                        self.durable_rx = Some(durable_rx);
+                    }
+                    self.pending_pubacks.push_back((ticket, packet_id));
+                    if ready {
+                        self.send_durable_pubacks().await?;
+                    }
+                    return Ok(());
+                }
+
                 let mut puback = PubAckPacket::new(publish.packet_id.unwrap());
                 puback.reason_code = ReasonCode::Success;
                 self.write_to_client(Packet::PubAck(puback)).await?;
@@ -706,26 +725,41 @@ impl ClientHandler {
         if free == 0 {
             return Ok(());
         }
-        let batch = queue.take(free.min(self.config.drain_batch.max(1))).await;
+        // PITCHER PATCH: the stored copy of each taken message is released only once the
+        // message is in the inflight store (sent) or stored again (re-queued), never before.
+        let batch = queue
+            .take_keeping_files(free.min(self.config.drain_batch.max(1)))
+            .await;
         let started = tokio::time::Instant::now();
         let budget = self.batch_time_budget();
         let mut pending = batch.into_iter();
-        while let Some(message) = pending.next() {
+        while let Some((seq, message)) = pending.next() {
             if self.being_displaced() {
                 self.held.push(message);
-                self.held.extend(pending);
+                self.held_seqs.push(seq);
+                for (seq, message) in pending {
+                    self.held.push(message);
+                    self.held_seqs.push(seq);
+                }
                 return Ok(());
             }
             let routable = RoutableMessage {
                 target_flow: message.target_flow,
                 publish: message.to_publish_packet(),
             };
-            if let Err(e) = self.send_routable(routable).await {
-                self.held.extend(pending);
+            let sent = self.send_routable(routable).await;
+            queue.release(&[seq]);
+            if let Err(e) = sent {
+                for (seq, message) in pending {
+                    self.held.push(message);
+                    self.held_seqs.push(seq);
+                }
                 return Err(e);
             }
             if started.elapsed() > budget {
-                queue.requeue_front_in_epoch(pending.collect(), self.queue_epoch);
+                let (seqs, rest): (Vec<u64>, Vec<QueuedMessage>) = pending.unzip();
+                queue.requeue_front_in_epoch(rest, self.queue_epoch);
+                queue.release(&seqs);
                 break;
             }
         }

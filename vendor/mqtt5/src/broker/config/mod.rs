@@ -11,7 +11,7 @@ pub use auth::{
 };
 pub use change_only::ChangeOnlyDeliveryConfig;
 pub use echo_suppression::EchoSuppressionConfig;
-pub use storage::{StorageBackend, StorageConfig};
+pub use storage::{QueueDurability, StorageBackend, StorageConfig};
 pub use tls::TlsConfig;
 pub use transport::{
     ClusterListenerConfig, ClusterTransport, QuicConfig, ServerDeliveryStrategy, WebSocketConfig,

@@ -12,6 +12,23 @@ pub struct StorageConfig {
     pub enable_persistence: bool,
     pub max_queued_messages_per_client: usize,
     pub max_queued_bytes_per_client: usize,
+    /// PITCHER PATCH: when a QoS 1 PUBACK may be sent for messages queued on the file backend.
+    pub queue_durability: QueueDurability,
+}
+
+/// PITCHER PATCH: how durable the file backend makes queued QoS>0 messages before the
+/// publisher's PUBACK.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QueueDurability {
+    /// Upstream behaviour: PUBACK after routing; queue files are written behind (~250 ms).
+    #[default]
+    WriteBehind,
+    /// Every QoS>0 delivery goes through the session queue, and the PUBACK waits until the
+    /// queue files are written (to the OS): nothing acknowledged is lost to a `kill -9`.
+    Written,
+    /// As `Written`, and the files (and their directories) are fsynced before the PUBACK:
+    /// nothing acknowledged is lost to a power failure either.
+    Synced,
 }
 
 impl Default for StorageConfig {
@@ -23,6 +40,7 @@ impl Default for StorageConfig {
             enable_persistence: true,
             max_queued_messages_per_client: 10_000,
             max_queued_bytes_per_client: 64 * 1024 * 1024,
+            queue_durability: QueueDurability::WriteBehind,
         }
     }
 }
@@ -66,6 +84,13 @@ impl StorageConfig {
     #[must_use]
     pub fn with_max_queued_bytes_per_client(mut self, max_bytes: usize) -> Self {
         self.max_queued_bytes_per_client = max_bytes;
+        self
+    }
+
+    /// PITCHER PATCH: see [`QueueDurability`].
+    #[must_use]
+    pub fn with_queue_durability(mut self, durability: QueueDurability) -> Self {
+        self.queue_durability = durability;
         self
     }
 }

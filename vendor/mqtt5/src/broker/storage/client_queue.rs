@@ -287,6 +287,16 @@ impl ClientQueue {
     /// Expired and unreadable entries are discarded inside the take, so an empty result means
     /// the queue was empty at that instant.
     pub async fn take(&self, limit: usize) -> Vec<QueuedMessage> {
+        let taken = self.take_keeping_files(limit).await;
+        let seqs: Vec<u64> = taken.iter().map(|(seq, _)| *seq).collect();
+        self.release(&seqs);
+        taken.into_iter().map(|(_, message)| message).collect()
+    }
+
+    /// PITCHER PATCH: as [`Self::take`], but the stored copies of the live messages returned
+    /// stay until [`Self::release`] is called with their sequence numbers, so a caller can keep
+    /// a stored copy until it has stored the next one (the inflight record, or a re-queue).
+    pub async fn take_keeping_files(&self, limit: usize) -> Vec<(u64, QueuedMessage)> {
         let taken: Vec<QueueEntry> = {
             let mut inner = self.inner.lock();
             let mut taken = Vec::new();
@@ -316,12 +326,16 @@ impl ClientQueue {
                     None => None,
                 },
             };
-            self.enqueue_delete(entry.seq);
-            if let Some(mut message) = message {
-                message.recompute_expiry();
-                if !message.is_expired() {
-                    messages.push(message);
+            match message {
+                Some(mut message) => {
+                    message.recompute_expiry();
+                    if message.is_expired() {
+                        self.enqueue_delete(entry.seq);
+                    } else {
+                        messages.push((entry.seq, message));
+                    }
                 }
+                None => self.enqueue_delete(entry.seq),
             }
         }
         // Everything popped turned out to be expired: nothing is being delivered, so this
@@ -330,6 +344,14 @@ impl ClientQueue {
             self.draining.store(false, Ordering::Release);
         }
         messages
+    }
+
+    /// PITCHER PATCH: deletes the stored copies of messages taken with
+    /// [`Self::take_keeping_files`].
+    pub fn release(&self, seqs: &[u64]) {
+        for seq in seqs {
+            self.enqueue_delete(*seq);
+        }
     }
 
     /// Puts messages back at the front, in order, with sequence numbers below the current head.

@@ -3,11 +3,12 @@
 //! Provides durable storage using organized file structure with atomic operations.
 
 use super::session_log::{sync_directory, SessionChange, SessionLog};
-use super::write_behind::{InflightKey, WriteBatch, WriteBehind};
+use super::write_behind::{InflightKey, QueueKey, WriteBatch, WriteBehind};
 use super::{
     ClientSession, InflightDirection, InflightMessage, QueueHandle, QueueLimits, QueueRegistry,
     QueuedMessage, RetainedMessage, StorageBackend, SEQ_FLOOR,
 };
+use crate::broker::config::QueueDurability;
 use crate::error::{MqttError, Result};
 use crate::validation::topic_matches_filter;
 use serde_json;
@@ -63,6 +64,7 @@ pub struct FileBackend {
     queues: QueueRegistry,
     write_behind: Arc<WriteBehind>,
     queue_flush: mpsc::Sender<oneshot::Sender<()>>,
+    durability: QueueDurability,
 }
 
 impl Drop for FileBackend {
@@ -92,6 +94,19 @@ impl FileBackend {
         base_dir: impl AsRef<Path>,
         limits: QueueLimits,
     ) -> Result<Self> {
+        Self::with_queue_durability(base_dir, limits, QueueDurability::WriteBehind).await
+    }
+
+    /// PITCHER PATCH: as [`Self::with_queue_limits`], with the given [`QueueDurability`].
+    ///
+    /// # Errors
+    ///
+    /// Returns error if directories cannot be created or version mismatch detected
+    pub async fn with_queue_durability(
+        base_dir: impl AsRef<Path>,
+        limits: QueueLimits,
+        durability: QueueDurability,
+    ) -> Result<Self> {
         let base_dir = base_dir.as_ref().to_path_buf();
         let directory_lock = Self::lock_storage_dir(&base_dir).await?;
         let retained_dir = base_dir.join("retained");
@@ -118,6 +133,7 @@ impl FileBackend {
             inflight_dir.clone(),
             Arc::clone(&write_behind),
             flush_rx,
+            durability == QueueDurability::Synced,
         ));
 
         let backend = Self {
@@ -129,6 +145,7 @@ impl FileBackend {
             queues: QueueRegistry::new(limits, Some(Arc::clone(&write_behind))),
             write_behind,
             queue_flush: flush_tx,
+            durability,
         };
         backend.scan_queues().await?;
 
@@ -239,6 +256,7 @@ impl FileBackend {
         inflight_dir: PathBuf,
         write_behind: Arc<WriteBehind>,
         mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
+        sync: bool,
     ) {
         let mut settle = tokio::time::interval(INFLIGHT_SETTLE);
         settle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -249,75 +267,181 @@ impl FileBackend {
                     None => break,
                 },
                 () = write_behind.filled() => None,
+                () = write_behind.urgent() => None,
                 _ = settle.tick() => None,
             };
-            Self::write_out(&queues_dir, &inflight_dir, write_behind.take_batch()).await;
+            Self::write_batch(&queues_dir, &inflight_dir, &write_behind, sync).await;
             if let Some(done) = flush_reply {
                 if done.send(()).is_err() {
                     debug!("Flush requester stopped waiting");
                 }
             }
         }
-        Self::write_out(&queues_dir, &inflight_dir, write_behind.take_batch()).await;
+        Self::write_batch(&queues_dir, &inflight_dir, &write_behind, sync).await;
     }
 
-    async fn write_out(queues_dir: &Path, inflight_dir: &Path, batch: WriteBatch) {
+    /// PITCHER PATCH: writes one batch out; marks it durable, or puts its failed writes back
+    /// for the next batch.
+    async fn write_batch(
+        queues_dir: &Path,
+        inflight_dir: &Path,
+        write_behind: &WriteBehind,
+        sync: bool,
+    ) {
+        let batch = write_behind.take_batch();
+        let id = batch.id;
+        let (failed_queue, failed_inflight) =
+            Self::write_out(queues_dir, inflight_dir, batch, sync).await;
+        if failed_queue.is_empty() && failed_inflight.is_empty() {
+            write_behind.mark_durable(id);
+        } else {
+            write_behind.restore_failed(failed_queue, failed_inflight);
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
+    /// PITCHER PATCH: writes every put of the batch (and fsyncs them and their directories when
+    /// `sync`) before any delete, so a record is never deleted before the record that replaces
+    /// it (a re-queue, or the inflight copy of a message taken from the queue) is stored.
+    /// Returns the puts that failed.
+    #[allow(clippy::type_complexity)]
+    async fn write_out(
+        queues_dir: &Path,
+        inflight_dir: &Path,
+        batch: WriteBatch,
+        sync: bool,
+    ) -> (
+        Vec<(QueueKey, Arc<QueuedMessage>)>,
+        Vec<(InflightKey, Box<InflightMessage>)>,
+    ) {
+        if batch.cleared_inflight.is_empty() && batch.queue.is_empty() && batch.inflight.is_empty()
+        {
+            return (Vec::new(), Vec::new());
+        }
+        let queues_dir = queues_dir.to_path_buf();
+        let inflight_dir = inflight_dir.to_path_buf();
+        let written = tokio::task::spawn_blocking(move || {
+            Self::write_out_blocking(&queues_dir, &inflight_dir, batch, sync)
+        })
+        .await;
+        match written {
+            Ok(failed) => failed,
+            Err(e) => {
+                warn!("Queue writer task failed: {e}");
+                (Vec::new(), Vec::new())
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn write_out_blocking(
+        queues_dir: &Path,
+        inflight_dir: &Path,
+        batch: WriteBatch,
+        sync: bool,
+    ) -> (
+        Vec<(QueueKey, Arc<QueuedMessage>)>,
+        Vec<(InflightKey, Box<InflightMessage>)>,
+    ) {
         for client_id in batch.cleared_inflight {
-            match fs::remove_dir_all(inflight_dir.join(&client_id)).await {
+            match std::fs::remove_dir_all(inflight_dir.join(&client_id)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => warn!(client_id, "Failed to remove inflight directory: {e}"),
             }
         }
+        let mut dirs = std::collections::HashSet::new();
+        let mut failed_queue = Vec::new();
+        let mut failed_inflight = Vec::new();
+        let mut deletes = Vec::new();
         for ((client_id, seq), entry) in batch.queue {
             let path = queues_dir.join(&client_id).join(format!("{seq:020}.json"));
             match entry {
                 Some(body) => {
-                    if let Err(e) = Self::write_atomic(path, &*body, false).await {
+                    if let Err(e) = Self::write_durably(&path, &*body, sync, &mut dirs) {
                         warn!(client_id, seq, "Failed to persist queued message: {e}");
+                        failed_queue.push(((client_id, seq), body));
                     }
                 }
-                None => {
-                    Self::remove_if_present(&path, || {
-                        warn!(client_id, seq, "Failed to delete queued message file");
-                    })
-                    .await;
-                }
+                None => deletes.push(path),
             }
         }
         for (key, entry) in batch.inflight {
             let path = Self::inflight_path(inflight_dir, &key);
             match entry {
                 Some(message) => {
-                    if let Err(e) = Self::write_atomic(path, &*message, false).await {
+                    if let Err(e) = Self::write_durably(&path, &*message, sync, &mut dirs) {
                         warn!(
                             client_id = key.0,
                             packet_id = key.1,
                             "Failed to persist inflight message: {e}"
                         );
+                        failed_inflight.push((key, message));
                     }
                 }
-                None => {
-                    Self::remove_if_present(&path, || {
-                        warn!(
-                            client_id = key.0,
-                            packet_id = key.1,
-                            "Failed to delete inflight file"
-                        );
-                    })
-                    .await;
+                None => deletes.push(path),
+            }
+        }
+        if sync {
+            for dir in &dirs {
+                if let Err(e) = sync_directory(dir) {
+                    warn!("{e}");
+                    // Which writes this covers is unknown: fail them all so they are redone.
+                    return (failed_queue, failed_inflight);
+                }
+            }
+            if !dirs.is_empty() {
+                for top in [queues_dir, inflight_dir] {
+                    if let Err(e) = sync_directory(top) {
+                        warn!("{e}");
+                    }
                 }
             }
         }
+        for path in deletes {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => warn!("Failed to delete {}: {e}", path.display()),
+            }
+        }
+        (failed_queue, failed_inflight)
     }
 
-    /// Deletes `path`, ignoring a missing file and reporting any other error via `on_error`.
-    async fn remove_if_present(path: &Path, on_error: impl FnOnce()) {
-        match fs::remove_file(path).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(_) => on_error(),
+    /// PITCHER PATCH: writes `data` to a temp file (fdatasync when `sync`) and renames it to
+    /// `path`, remembering the directory for the caller's directory sync.
+    fn write_durably<T: serde::Serialize>(
+        path: &Path,
+        data: &T,
+        sync: bool,
+        dirs: &mut std::collections::HashSet<PathBuf>,
+    ) -> std::io::Result<()> {
+        use std::io::Write;
+        let serialized = serde_json::to_vec(data).map_err(std::io::Error::other)?;
+        let Some(parent) = path.parent() else {
+            return Err(std::io::Error::other("no parent directory"));
+        };
+        if !dirs.contains(parent) {
+            std::fs::create_dir_all(parent)?;
+            dirs.insert(parent.to_path_buf());
         }
+        let temp = path.with_extension(format!(
+            "tmp.{}.{}",
+            std::process::id(),
+            TEMP_FILE_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = std::fs::File::create(&temp).and_then(|mut file| {
+            file.write_all(&serialized)?;
+            if sync {
+                file.sync_data()?;
+            }
+            Ok(())
+        });
+        let renamed = written.and_then(|()| std::fs::rename(&temp, path));
+        if renamed.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        renamed
     }
 
     fn inflight_path(inflight_dir: &Path, key: &InflightKey) -> PathBuf {
@@ -398,6 +522,19 @@ impl FileBackend {
                 base_dir.display()
             ))),
         }
+    }
+
+    /// PITCHER PATCH: with a durability other than `WriteBehind`, the id of the write-out
+    /// batch that holds every queue write issued so far, and a receiver of the id of the last
+    /// durable batch: a PUBACK may go once the latter reaches the former.
+    pub fn durability_ticket(&self) -> Option<(u64, tokio::sync::watch::Receiver<u64>)> {
+        (self.durability != QueueDurability::WriteBehind).then(|| self.write_behind.ticket())
+    }
+
+    /// PITCHER PATCH: true when every QoS>0 delivery must be stored in the session queue (so
+    /// that it is covered by [`Self::durability_ticket`]) instead of handed over in memory.
+    pub fn routes_through_queue(&self) -> bool {
+        self.durability != QueueDurability::WriteBehind
     }
 
     /// Waits until every queued-message write and delete issued so far has reached disk.

@@ -1239,6 +1239,27 @@ pub enum DynamicStorage {
     Memory(MemoryBackend),
 }
 
+/// PITCHER PATCH: PUBACK durability (see `QueueDurability`); the memory backend has none.
+impl DynamicStorage {
+    #[must_use]
+    pub fn durability_ticket(&self) -> Option<(u64, tokio::sync::watch::Receiver<u64>)> {
+        match self {
+            #[cfg(not(target_arch = "wasm32"))]
+            Self::File(backend) => backend.durability_ticket(),
+            Self::Memory(_) => None,
+        }
+    }
+
+    #[must_use]
+    pub fn routes_through_queue(&self) -> bool {
+        match self {
+            #[cfg(not(target_arch = "wasm32"))]
+            Self::File(backend) => backend.routes_through_queue(),
+            Self::Memory(_) => false,
+        }
+    }
+}
+
 impl StorageBackend for DynamicStorage {
     fn queue_handle(&self, client_id: &str) -> QueueHandle {
         match self {

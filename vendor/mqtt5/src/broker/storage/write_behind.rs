@@ -21,6 +21,8 @@ struct Pending {
     inflight_on_disk: HashSet<InflightKey>,
     #[cfg(not(target_arch = "wasm32"))]
     cleared_inflight: Vec<String>,
+    /// PITCHER PATCH: number of batches taken so far (the id of the last one taken).
+    taken: u64,
 }
 
 impl Pending {
@@ -38,15 +40,32 @@ impl Pending {
 #[cfg(not(target_arch = "wasm32"))]
 #[derive(Default)]
 pub(crate) struct WriteBatch {
+    /// PITCHER PATCH: batch id; every write issued before `ticket()` returned this id (or a
+    /// lower one) is in this batch or an earlier one.
+    pub(crate) id: u64,
     pub(crate) cleared_inflight: Vec<String>,
     pub(crate) queue: HashMap<QueueKey, Option<Arc<QueuedMessage>>>,
     pub(crate) inflight: HashMap<InflightKey, Option<Box<InflightMessage>>>,
 }
 
-#[derive(Default)]
 pub(crate) struct WriteBehind {
     pending: parking_lot::Mutex<Pending>,
     full: Notify,
+    /// PITCHER PATCH: a PUBACK is waiting for a write-out.
+    urgent: Notify,
+    /// PITCHER PATCH: id of the last batch known written (and fsynced when synced).
+    durable: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for WriteBehind {
+    fn default() -> Self {
+        Self {
+            pending: parking_lot::Mutex::default(),
+            full: Notify::new(),
+            urgent: Notify::new(),
+            durable: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 impl std::fmt::Debug for WriteBehind {
@@ -124,7 +143,9 @@ impl WriteBehind {
 
     pub(crate) fn take_batch(&self) -> WriteBatch {
         let mut pending = self.pending.lock();
+        pending.taken += 1;
         let batch = WriteBatch {
+            id: pending.taken,
             cleared_inflight: std::mem::take(&mut pending.cleared_inflight),
             queue: std::mem::take(&mut pending.queue),
             inflight: std::mem::take(&mut pending.inflight),
@@ -148,5 +169,55 @@ impl WriteBehind {
 
     pub(crate) async fn filled(&self) {
         self.full.notified().await;
+    }
+
+    /// PITCHER PATCH: the id of the batch that will hold every write issued so far, and a
+    /// receiver of the id of the last batch made durable; wakes the writer if that batch is
+    /// not taken yet (group commit: concurrent requests share one write-out).
+    pub(crate) fn ticket(&self) -> (u64, tokio::sync::watch::Receiver<u64>) {
+        let ticket = {
+            let pending = self.pending.lock();
+            if pending.len() > 0 || !pending.cleared_inflight.is_empty() {
+                pending.taken + 1
+            } else {
+                pending.taken
+            }
+        };
+        if ticket > *self.durable.borrow() {
+            self.urgent.notify_one();
+        }
+        (ticket, self.durable.subscribe())
+    }
+
+    /// PITCHER PATCH: resolves when a ticket asked for a write-out.
+    pub(crate) async fn urgent(&self) {
+        self.urgent.notified().await;
+    }
+
+    /// PITCHER PATCH: batch `id` (and so every earlier one) is durable.
+    pub(crate) fn mark_durable(&self, id: u64) {
+        self.durable.send_if_modified(|durable| {
+            let advanced = id > *durable;
+            if advanced {
+                *durable = id;
+            }
+            advanced
+        });
+    }
+
+    /// PITCHER PATCH: puts back writes that failed, unless a newer write for the same key came
+    /// in meanwhile, so the next batch retries them (and no ticket covering them completes).
+    pub(crate) fn restore_failed(
+        &self,
+        queue: Vec<(QueueKey, Arc<QueuedMessage>)>,
+        inflight: Vec<(InflightKey, Box<InflightMessage>)>,
+    ) {
+        let mut pending = self.pending.lock();
+        for (key, body) in queue {
+            pending.queue.entry(key).or_insert(Some(body));
+        }
+        for (key, message) in inflight {
+            pending.inflight.entry(key).or_insert(Some(message));
+        }
     }
 }
