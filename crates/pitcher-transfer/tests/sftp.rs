@@ -209,6 +209,7 @@ async fn fetcher_open_stat_range_and_reconnect() {
     let dl = f.open(&url, 10, Some(19)).await.expect("range");
     assert_eq!(dl.length, Some(10));
     assert_eq!(read_all(dl).await, &data[10..20]);
+    assert_eq!(sshd.logins(), 1, "one cached session served all of these");
     let abs = url::Url::parse(&format!(
         "sftp://{}@127.0.0.1:{}/{}",
         sshd.user,

@@ -9,7 +9,6 @@ use std::time::{Duration, SystemTime};
 
 use jiff::tz::TimeZone;
 use suppaftp::tokio::{AsyncRustlsConnector, AsyncRustlsFtpStream, AsyncRustlsStream};
-use suppaftp::types::FileType;
 use suppaftp::{FtpError, Status};
 use tokio::io::{AsyncRead, ReadBuf};
 
@@ -272,13 +271,13 @@ impl FtpRemote {
                 })
         })
         .await?;
-        let file_type = if creds.binary {
-            FileType::Binary
-        } else {
-            FileType::Ascii(suppaftp::types::FormatControl::Default)
-        };
+        // Plain `TYPE I` / `TYPE A` (some servers refuse suppaftp's `TYPE A N`).
+        let type_cmd = if creds.binary { "TYPE I" } else { "TYPE A" };
         timed(&label, timeout, async {
-            ftp.transfer_type(file_type).await.map_err(c("TYPE"))
+            ftp.custom_command(type_cmd, &[Status::CommandOk])
+                .await
+                .map(|_| ())
+                .map_err(c("TYPE"))
         })
         .await?;
         let features = timed(&label, timeout, async {
@@ -287,6 +286,18 @@ impl FtpRemote {
         .await?;
         let has = |name: &str| features.keys().any(|k| k.eq_ignore_ascii_case(name));
         let (mlst, mfmt) = (has("MLST"), has("MFMT"));
+        if mlst {
+            // Ask for the permission bits too (not in every server's default fact set).
+            let _ = timed(&label, timeout, async {
+                ftp.custom_command(
+                    "OPTS MLST type;size;modify;unix.mode;",
+                    &[Status::CommandOk],
+                )
+                .await
+                .map_err(c("OPTS"))
+            })
+            .await;
+        }
         let home = timed(&label, timeout, async { ftp.pwd().await.map_err(c("PWD")) }).await?;
         let tz = match options.timezone.as_deref() {
             None => TimeZone::UTC,

@@ -280,7 +280,11 @@ pub fn parse_mlsd_line(line: &str) -> Option<RemoteEntry> {
             }
             "size" | "sizd" => entry.size = value.parse().ok(),
             "modify" => entry.mtime = parse_ftp_time(value),
-            "unix.mode" => entry.mode = u32::from_str_radix(value, 8).ok().map(|m| m & 0o7777),
+            // Octal; pyftpdlib writes Python's `0o644`.
+            "unix.mode" => {
+                let digits = value.strip_prefix("0o").unwrap_or(value);
+                entry.mode = u32::from_str_radix(digits, 8).ok().map(|m| m & 0o7777);
+            }
             _ => {}
         }
     }
@@ -370,6 +374,8 @@ mod tests {
         let d = parse_mlsd_line("type=dir;modify=20231114221320;perm=flcdmpe; sub").expect("dir");
         assert!(d.is_dir);
         assert!(parse_mlsd_line("type=cdir;modify=20231114221320; .").is_none());
+        let p = parse_mlsd_line("modify=20261202045354;size=3;type=file;unix.mode=0o644; x.txt");
+        assert_eq!(p.expect("pyftpdlib").mode, Some(0o644));
         assert!(
             parse_mlsd_line("type=OS.unix=symlink;size=7; ln")
                 .expect("ln")

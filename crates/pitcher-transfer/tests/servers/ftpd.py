@@ -2,8 +2,9 @@
 
 usage: ftpd.py ROOT PORT USER PASSWORD MODE [CERTFILE] [--no-mlst]
 MODE: plain | explicit (AUTH TLS) | implicit (TLS from the first byte).
-Prints "ready" on stdout once listening.
+Prints "ready" on stdout once listening; appends a line to ../connections.log per connection.
 """
+import os
 import sys
 
 from pyftpdlib.authorizers import DummyAuthorizer
@@ -25,8 +26,12 @@ def main():
 
         base = TLS_FTPHandler
 
+    log = os.path.join(os.path.dirname(os.path.abspath(root)), "connections.log")
+
     class Handler(base):
-        pass
+        def on_connect(self):
+            with open(log, "a") as f:
+                f.write("connect\n")
 
     if mode != "plain":
         Handler.certfile = rest[0]

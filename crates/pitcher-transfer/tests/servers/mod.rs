@@ -172,7 +172,7 @@ impl Sshd {
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nPidFile {pid}\n\
              AuthorizedKeysFile {ak}\nUsePAM no\nStrictModes no\nPermitRootLogin yes\n\
-             PasswordAuthentication yes\nKbdInteractiveAuthentication no\nLogLevel ERROR\n\
+             PasswordAuthentication yes\nKbdInteractiveAuthentication no\nLogLevel INFO\n\
              MaxStartups 50\nSubsystem sftp internal-sftp -d {root}\n",
             hk = d.join("host_key").display(),
             pid = d.join("sshd.pid").display(),
@@ -215,6 +215,14 @@ impl Sshd {
             known_hosts: Some(self.known_hosts.clone()),
             ..Default::default()
         }
+    }
+
+    /// Logins so far (sshd logs "Accepted publickey ..." per successful one).
+    pub fn logins(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("sshd.log"))
+            .unwrap_or_default()
+            .matches("Accepted ")
+            .count()
     }
 
     /// Kill the server (and its sessions), then start it again on the same port and host key.
@@ -283,6 +291,8 @@ pub enum FtpMode {
 
 pub struct Ftpd {
     child: Child,
+    py: PathBuf,
+    mlst: bool,
     pub dir: tempfile::TempDir,
     pub port: u16,
     pub root: PathBuf,
@@ -331,44 +341,12 @@ impl Ftpd {
                 .arg(&cert))?;
         }
         let port = free_port();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/ftpd.py");
         let (user, password) = ("pitcher".to_owned(), "s3cr3t-Pa55".to_owned());
-        let mode_arg = match mode {
-            FtpMode::Plain => "plain",
-            FtpMode::Explicit => "explicit",
-            FtpMode::Implicit => "implicit",
-        };
-        let mut cmd = Command::new(py);
-        cmd.arg(script).arg(&root).arg(port.to_string()).args([
-            user.as_str(),
-            password.as_str(),
-            mode_arg,
-        ]);
-        if mode != FtpMode::Plain {
-            cmd.arg(&cert);
-        }
-        if !mlst {
-            cmd.arg("--no-mlst");
-        }
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("{}: {e}", py.display()))?;
-        let ready = child.stdout.take().map(|out| {
-            let mut line = String::new();
-            let _ = BufReader::new(out).read_line(&mut line);
-            line
-        });
-        if ready.as_deref().map(str::trim) != Some("ready") {
-            kill9(child.id());
-            let _ = child.wait();
-            return Err("ftpd.py did not start (is pyftpdlib installed in the venv?)".into());
-        }
-        wait_port(port, &mut child)?;
+        let child = spawn_ftpd(py, &root, port, &user, &password, mode, &cert, mlst)?;
         Ok(Ftpd {
             child,
+            py: py.to_owned(),
+            mlst,
             dir,
             port,
             root,
@@ -378,6 +356,82 @@ impl Ftpd {
         })
     }
 
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("connections.log"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+
+    /// Kill the server, then start it again on the same port.
+    pub fn restart(&mut self) {
+        self.kill();
+        let cert = self.dir.path().join("cert.pem");
+        self.child = spawn_ftpd(
+            &self.py,
+            &self.root,
+            self.port,
+            &self.user,
+            &self.password,
+            self.mode,
+            &cert,
+            self.mlst,
+        )
+        .expect("ftpd restarts");
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spawn_ftpd(
+    py: &Path,
+    root: &Path,
+    port: u16,
+    user: &str,
+    password: &str,
+    mode: FtpMode,
+    cert: &Path,
+    mlst: bool,
+) -> Result<Child, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/ftpd.py");
+    let mode_arg = match mode {
+        FtpMode::Plain => "plain",
+        FtpMode::Explicit => "explicit",
+        FtpMode::Implicit => "implicit",
+    };
+    let mut cmd = Command::new(py);
+    cmd.arg(script)
+        .arg(root)
+        .arg(port.to_string())
+        .args([user, password, mode_arg]);
+    if mode != FtpMode::Plain {
+        cmd.arg(cert);
+    }
+    if !mlst {
+        cmd.arg("--no-mlst");
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", py.display()))?;
+    let ready = child.stdout.take().map(|out| {
+        let mut line = String::new();
+        let _ = BufReader::new(out).read_line(&mut line);
+        line
+    });
+    if ready.as_deref().map(str::trim) != Some("ready") {
+        kill9(child.id());
+        let _ = child.wait();
+        return Err("ftpd.py did not start (is pyftpdlib installed in the venv?)".into());
+    }
+    // "ready" comes after the listening socket is bound: no probe (it would count as a
+    // connection).
+    Ok(child)
+}
+
+impl Ftpd {
     /// `ftp://user@127.0.0.1:port/<path>` (`ftps://` for explicit TLS); no password inside.
     pub fn url(&self, path: &str) -> url::Url {
         let scheme = if self.mode == FtpMode::Explicit {
