@@ -367,6 +367,37 @@ async fn server_killed_mid_transfer_is_a_transient_error_not_a_hang() {
 }
 
 #[tokio::test]
+async fn a_server_that_stalls_mid_transfer_times_out() {
+    let Some(ftpd) = Ftpd::start(FtpMode::Plain, true) else {
+        return;
+    };
+    std::fs::write(ftpd.root.join("big.bin"), content(64 << 20)).expect("write");
+    let timeout = Duration::from_secs(2);
+    let mut r = Remote::connect(&ftpd.url(""), &ftpd.options(timeout))
+        .await
+        .expect("connect");
+    let url = ftpd.url("big.bin");
+    let mut reader = r.get("big.bin", 0).await.expect("get").reader;
+    let mut buf = vec![0u8; 1 << 20];
+    reader.read_exact(&mut buf).await.expect("first MiB");
+    ftpd.freeze();
+    let started = std::time::Instant::now();
+    let outcome = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut sink = Vec::new();
+        reader.read_to_end(&mut sink).await
+    })
+    .await
+    .expect("the read ends (no hang)");
+    let err = TransferError::from_read_error(&url, outcome.expect_err("stalled"));
+    assert!(err.is_transient(), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // Further requests on the stalled session time out too.
+    let err = r.stat("big.bin").await.expect_err("stalled session");
+    assert!(matches!(err, TransferError::Timeout { .. }), "{err}");
+    assert!(!r.is_usable());
+}
+
+#[tokio::test]
 async fn a_server_that_never_answers_times_out() {
     let (port, _task) = silent_server().await;
     for scheme in ["ftp", "ftps"] {

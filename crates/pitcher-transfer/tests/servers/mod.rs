@@ -87,6 +87,13 @@ fn descendants(pid: u32) -> Vec<u32> {
     out
 }
 
+fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .stderr(Stdio::null())
+        .status();
+}
+
 fn kill9(pid: u32) {
     let _ = Command::new("kill")
         .args(["-KILL", &pid.to_string()])
@@ -230,6 +237,13 @@ impl Sshd {
         self.kill();
         self.child = spawn_sshd(&self.bin, &self.dir.path().join("sshd_config"), self.port)
             .expect("sshd restarts");
+    }
+
+    /// Freeze the server's session processes (SIGSTOP): connections stay open, nothing moves.
+    pub fn freeze_sessions(&self) {
+        for p in descendants(self.child.id()) {
+            signal(p, "-STOP");
+        }
     }
 
     /// Kill the server and every session process it forked (SIGKILL).
@@ -462,6 +476,11 @@ impl Ftpd {
     pub fn kill(&mut self) {
         kill9(self.child.id());
         let _ = self.child.wait();
+    }
+
+    /// Freeze the server (SIGSTOP): connections stay open, nothing moves.
+    pub fn freeze(&self) {
+        signal(self.child.id(), "-STOP");
     }
 }
 
