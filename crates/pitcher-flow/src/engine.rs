@@ -43,6 +43,8 @@ pub struct Instance {
     pub publisher: Option<AnyPublisher>,
     /// Files and directories to announce (`post`).
     pub paths: Vec<PathBuf>,
+    /// Told about every download (progress bars); `None` shows nothing.
+    pub progress: Option<Arc<dyn crate::ProgressSink>>,
 }
 
 /// How the run ended.
@@ -114,6 +116,7 @@ impl Engine {
             consumer,
             publisher,
             paths,
+            progress,
         } = inst;
         let flow = Arc::new(flow);
         let id = flow.id();
@@ -168,6 +171,8 @@ impl Engine {
                 flow: Arc::clone(&flow),
                 expander: flow.expander(),
                 fetcher,
+                bearer_fetchers: Default::default(),
+                progress: progress.unwrap_or_else(|| Arc::new(crate::NoProgress)),
                 settings: DownloadSettings {
                     inflight,
                     overwrite: o.overwrite,

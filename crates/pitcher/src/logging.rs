@@ -18,7 +18,7 @@ fn filter(level: &str) -> EnvFilter {
 pub fn init(level: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter(level))
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::progress::LogWriter)
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod logfile;
 mod logging;
+mod progress;
 mod state;
 mod supervise;
 

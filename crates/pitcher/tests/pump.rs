@@ -7,123 +7,8 @@ mod common;
 
 use std::path::Path;
 
-use common::{Pump, files, make_tree, same_content, service, unique, wait_for};
-
-fn addr_of(line: &str) -> String {
-    // "pitcher serve DIR on http://127.0.0.1:PORT/" or "pitcher broker listening on ADDR"
-    line.rsplit(' ')
-        .next()
-        .unwrap()
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_string()
-}
-
-/// post -> sarra -> subscribe through broker URL `b`; `x` makes exchange names unique.
-fn mirror_through(p: &mut Pump, b: &str, x: &str) {
-    let src = p.path("src");
-    let mirror = p.path("mirror");
-    let dest = p.path("dest");
-    let tree = make_tree(&src, 60, 20, 3 << 20);
-    std::fs::create_dir_all(&mirror).unwrap();
-    let src_http = addr_of(&p.spawn_server(
-        "serve-src",
-        &["serve", src.to_str().unwrap(), "--port", "0"],
-    ));
-    let mirror_http = addr_of(&p.spawn_server(
-        "serve-mirror",
-        &["serve", mirror.to_str().unwrap(), "--port", "0"],
-    ));
-    std::fs::write(
-        p.path("config").join("credentials.conf"),
-        "amqp://guest:guest@127.0.0.1/\n",
-    )
-    .unwrap();
-    p.config(
-        "post",
-        "t",
-        &format!(
-            "post_broker {b}\npost_exchange xs_guest_{x}\npost_baseUrl http://{src_http}/\npost_baseDir {}\n",
-            src.display()
-        ),
-    );
-    p.config(
-        "sarra",
-        "t",
-        &format!(
-            "broker {b}\nexchange xs_guest_{x}\nexpire 5m\nsubtopic #\ndirectory {m}\nmirror on\npost_broker {b}\npost_exchange xpublic_{x}\npost_baseDir {m}\npost_baseUrl http://{mirror_http}/\naccept .*\n",
-            m = mirror.display()
-        ),
-    );
-    p.config(
-        "subscribe",
-        "t",
-        &format!(
-            "broker {b}\nexchange xpublic_{x}\nexpire 5m\nsubtopic #\ndirectory {}\nmirror on\naccept .*\n",
-            dest.display()
-        ),
-    );
-    let out = p.run(&["declare", "post/t", "sarra/t", "subscribe/t"]);
-    assert!(
-        out.status.success(),
-        "declare: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    p.spawn("sarra", &["foreground", "sarra/t"]);
-    p.spawn("subscribe", &["foreground", "subscribe/t"]);
-    let out = p.run(&["post", "-c", "t", src.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "post: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let arrived = wait_for(120, || files(&dest).len() >= tree.len());
-    let sarra_status = p.stop("sarra");
-    let sub_status = p.stop("subscribe");
-    assert!(
-        arrived,
-        "only {} of {} files arrived\nsarra log:\n{}\nsubscribe log:\n{}",
-        files(&dest).len(),
-        tree.len(),
-        p.log("sarra"),
-        p.log("subscribe")
-    );
-    assert!(sarra_status.success(), "sarra exit {sarra_status:?}");
-    assert!(sub_status.success(), "subscribe exit {sub_status:?}");
-    assert_eq!(files(&dest), tree, "subscriber tree");
-    assert_eq!(files(&mirror), tree, "mirror tree");
-    for rel in &tree {
-        assert!(
-            same_content(&src.join(rel), &dest.join(rel)),
-            "{} differs",
-            rel.display()
-        );
-        assert!(
-            same_content(&src.join(rel), &mirror.join(rel)),
-            "{} differs in the mirror",
-            rel.display()
-        );
-    }
-    // No inflight leftovers.
-    for root in [&dest, &mirror] {
-        let hidden: Vec<_> = common::all_entries(root)
-            .into_iter()
-            .filter(|e| {
-                e.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            })
-            .collect();
-        assert!(hidden.is_empty(), "inflight files left: {hidden:?}");
-    }
-    let log = p.log("subscribe");
-    assert!(log.contains("downloaded ok:"), "{log}");
-    assert!(
-        p.log("sarra").contains("posted"),
-        "sarra log lacks posted lines"
-    );
-    let _ = p.run(&["cleanup", "sarra/t", "subscribe/t"]);
-}
+use common::mirror::{addr_of, mirror_through};
+use common::{Pump, service, unique, wait_for};
 
 #[test]
 fn tree_mirrored_through_rabbitmq() {
@@ -303,4 +188,121 @@ fn hostile_messages_write_nothing_outside_and_bad_checksums_are_never_delivered(
     assert!(m["malformed"].as_u64().unwrap() >= 2, "{metrics}");
     let _ = p.run(&["cleanup", "subscribe/h"]);
     let _ = Path::new("");
+}
+
+/// An HTTP server that serves `body` at any path only to requests carrying
+/// `Authorization: Bearer <token>` (401 otherwise); counts both kinds of request.
+fn bearer_server(
+    token: &'static str,
+    body: &'static [u8],
+) -> (String, std::sync::Arc<[std::sync::atomic::AtomicUsize; 2]>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let counts = std::sync::Arc::new([
+        std::sync::atomic::AtomicUsize::new(0),
+        std::sync::atomic::AtomicUsize::new(0),
+    ]);
+    let c = counts.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+            let authorized = text
+                .lines()
+                .any(|l| l.trim() == format!("authorization: bearer {token}"));
+            let is_head = text.starts_with("head ");
+            let reply = if authorized {
+                c[0].fetch_add(1, Ordering::SeqCst);
+                let mut r = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                if !is_head {
+                    r.extend_from_slice(body);
+                }
+                r
+            } else {
+                c[1].fetch_add(1, Ordering::SeqCst);
+                b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec()
+            };
+            let _ = s.write_all(&reply);
+        }
+    });
+    (addr, counts)
+}
+
+#[test]
+fn bearer_tokens_from_credentials_are_sent_and_never_logged() {
+    if !service("127.0.0.1:5672", "RabbitMQ") {
+        return;
+    }
+    const TOKEN: &str = "t0ken-s3cr3t";
+    const BODY: &[u8] = b"only for token holders\n";
+    let (http, counts) = bearer_server(TOKEN, BODY);
+    let mut p = Pump::new();
+    let x = format!("xs_guest_bearer{}", unique());
+    let dest = p.path("dest");
+    std::fs::create_dir_all(&dest).unwrap();
+    std::fs::write(
+        p.path("config/credentials.conf"),
+        format!("amqp://guest:guest@127.0.0.1/\nhttp://{http}/ bearer_token={TOKEN}\n"),
+    )
+    .unwrap();
+    p.config(
+        "subscribe",
+        "b",
+        &format!(
+            "broker amqp://guest@127.0.0.1/\nexchange {x}\nexpire 5m\nsubtopic #\ndirectory {}\nmirror on\naccept .*\n",
+            dest.display()
+        ),
+    );
+    publish_raw(&x, &[]);
+    let out = p.run(&["declare", "subscribe/b"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    p.spawn("sub", &["foreground", "subscribe/b", "--logLevel", "debug"]);
+    let extra = format!(
+        ", \"size\": {}, \"identity\": {{\"method\": \"sha512\", \"value\": \"{}\"}}",
+        BODY.len(),
+        sha512_b64(BODY)
+    );
+    publish_raw(
+        &x,
+        &[(
+            "v03.secret".to_string(),
+            msg(&format!("http://{http}/"), "secret/file.txt", &extra),
+        )],
+    );
+    let ok = wait_for(60, || dest.join("secret/file.txt").exists());
+    let status = p.stop("sub");
+    let log = p.log("sub");
+    assert!(ok, "the file never arrived:\n{log}");
+    assert!(status.success(), "exit {status:?}\n{log}");
+    assert_eq!(std::fs::read(dest.join("secret/file.txt")).unwrap(), BODY);
+    assert!(
+        counts[0].load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "no authorized request"
+    );
+    assert_eq!(
+        counts[1].load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "a request went without the token"
+    );
+    assert!(!log.contains(TOKEN), "the token was logged:\n{log}");
+    let _ = p.run(&["cleanup", "subscribe/b"]);
 }

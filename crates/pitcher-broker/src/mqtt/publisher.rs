@@ -15,6 +15,9 @@ use crate::delivery::Outgoing;
 use crate::endpoint::Endpoint;
 use crate::error::BrokerError;
 
+/// How often a publish waiting for its PUBACK checks that its connection is still there.
+const CONNECTION_CHECK: Duration = Duration::from_millis(100);
+
 struct Live {
     client: MqttClient,
     up: Arc<AtomicBool>,
@@ -116,6 +119,7 @@ impl MqttPublisher {
         let sends = batch.iter().map(|out| {
             let client = live.client.clone();
             let broker = broker.clone();
+            let up = live.up.clone();
             async move {
                 let properties = PublishProperties {
                     payload_format_indicator: Some(true),
@@ -157,12 +161,25 @@ impl MqttPublisher {
                         }),
                     }
                 };
-                match tokio::time::timeout(timeout, attempt).await {
-                    Ok(r) => r,
-                    Err(_) => Err(BrokerError::Timeout {
+                // A PUBACK can only come on the connection the message left on: once that is gone,
+                // stop waiting (the client would otherwise hold the message until the timeout).
+                let lost = async {
+                    while up.load(Ordering::SeqCst) {
+                        tokio::time::sleep(CONNECTION_CHECK).await;
+                    }
+                };
+                tokio::select! {
+                    r = tokio::time::timeout(timeout, attempt) => match r {
+                        Ok(r) => r,
+                        Err(_) => Err(BrokerError::Timeout {
+                            broker,
+                            what: "waiting for PUBACK",
+                            seconds: timeout.as_secs(),
+                        }),
+                    },
+                    () = lost => Err(BrokerError::ConnectionLost {
                         broker,
-                        what: "waiting for PUBACK",
-                        seconds: timeout.as_secs(),
+                        reason: "the connection closed before the PUBACK arrived".into(),
                     }),
                 }
             }

@@ -185,6 +185,7 @@ pub async fn download(
     m: &Message,
     d: &Destination,
     s: &DownloadSettings,
+    progress: &dyn crate::ProgressSink,
 ) -> Result<Downloaded, DownloadError> {
     let final_path = d.path();
     if let Some(size) = m.size
@@ -210,6 +211,7 @@ pub async fn download(
         std_file,
         s,
         inflight != final_path,
+        progress,
     )
     .await;
     match result {
@@ -240,6 +242,7 @@ async fn write_inflight(
     std_file: File,
     s: &DownloadSettings,
     resumable: bool,
+    progress: &dyn crate::ProgressSink,
 ) -> Result<(u64, Option<Identity>, File), DownloadError> {
     let have = std_file
         .metadata()
@@ -293,6 +296,8 @@ async fn write_inflight(
         .map_err(|e| io_retry("cannot seek", inflight, &e))?;
     let mut buf = vec![0u8; 256 * 1024];
     let mut written: u64 = 0;
+    let name = m.rel_path.rsplit('/').next().unwrap_or(&m.rel_path);
+    let mut shown = progress.begin(name, start, m.size.or(dl.total_size));
     loop {
         let n = match dl.reader.read(&mut buf).await {
             Ok(n) => n,
@@ -315,6 +320,7 @@ async fn write_inflight(
             .await
             .map_err(|e| io_retry("cannot write", inflight, &e))?;
         written += n as u64;
+        shown.advance(n as u64);
         if s.file_size_max > 0 && start + written > s.file_size_max {
             return Err(DownloadError::Reject {
                 code: 413,

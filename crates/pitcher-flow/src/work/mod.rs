@@ -5,12 +5,12 @@ pub mod download;
 pub mod fileop;
 pub mod inflight;
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 
 use pitcher_config::{Decision, Expander, LoadedFlow, MessagePaths};
 use pitcher_core::{FileOpKind, Message};
-use pitcher_transfer::Fetcher;
+use pitcher_transfer::{Auth, FetchOptions, Fetcher};
 
 use crate::item::{Disposition, Item};
 use crate::logline;
@@ -26,10 +26,15 @@ pub struct Worker {
     pub expander: Expander,
     /// HTTP/file client.
     pub fetcher: Fetcher,
+    /// Clients for servers that credentials.conf gives a bearer token (one per origin, built on
+    /// first use; the token is sent as `Authorization: Bearer` on every request to that server).
+    pub bearer_fetchers: Mutex<HashMap<String, Fetcher>>,
     /// Download settings.
     pub settings: DownloadSettings,
     /// `fileEvents`.
     pub file_events: BTreeSet<String>,
+    /// Told about every download.
+    pub progress: Arc<dyn crate::ProgressSink>,
     /// `attempts`: tries within one pass before the retry spool.
     pub attempts: u32,
 }
@@ -58,21 +63,43 @@ impl Worker {
         Some(d)
     }
 
-    /// The URL to fetch, with the user and password credentials.conf holds for its server
-    /// (sr3 looks credentials up the same way; they never appear in logs: URLs are masked).
-    fn retrieval_url(&self, m: &Message) -> Result<url::Url, String> {
+    /// The URL to fetch, with the user and password credentials.conf holds for its server, and
+    /// the client to fetch it with (one sending the server's bearer token, when credentials.conf
+    /// has a `bearer_token=` for it). sr3 looks credentials up the same way; they never appear in
+    /// logs: URLs are masked and tokens are never printed.
+    fn retrieval(&self, m: &Message) -> Result<(url::Url, Fetcher), String> {
         let text = m.retrieval_url();
         let mut url = url::Url::parse(&text).map_err(|e| format!("bad URL {text:?}: {e}"))?;
+        let mut fetcher = self.fetcher.clone();
         if url.scheme().starts_with("http") && url.password().is_none() {
             let origin = format!("{}://{}/", url.scheme(), url.authority());
-            if let Ok(c) = self.flow.credentials.lookup(&origin)
-                && let (Some(user), Some(pass)) = (c.username(), c.password())
-            {
-                let _ = url.set_username(&user);
-                let _ = url.set_password(Some(&pass));
+            if let Ok(c) = self.flow.credentials.lookup(&origin) {
+                if let Some(token) = c.bearer_token() {
+                    fetcher = self.bearer_fetcher(&origin, token)?;
+                } else if let (Some(user), Some(pass)) = (c.username(), c.password()) {
+                    let _ = url.set_username(&user);
+                    let _ = url.set_password(Some(&pass));
+                }
             }
         }
-        Ok(url)
+        Ok((url, fetcher))
+    }
+
+    fn bearer_fetcher(&self, origin: &str, token: &str) -> Result<Fetcher, String> {
+        let mut cache = self
+            .bearer_fetchers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(f) = cache.get(origin) {
+            return Ok(f.clone());
+        }
+        let options = FetchOptions {
+            auth: Some(Auth::Bearer(token.to_string())),
+            ..self.fetcher.options().clone()
+        };
+        let f = Fetcher::new(options).map_err(|e| format!("HTTP client for {origin}: {e}"))?;
+        cache.insert(origin.to_string(), f.clone());
+        Ok(f)
     }
 
     /// Download (or apply the file operation of) one accepted item.
@@ -133,8 +160,8 @@ impl Worker {
             );
             return;
         }
-        let url = match self.retrieval_url(&item.msg) {
-            Ok(u) => u,
+        let (url, fetcher) = match self.retrieval(&item.msg) {
+            Ok(r) => r,
             Err(reason) => {
                 item.reject(417, reason);
                 return;
@@ -142,7 +169,16 @@ impl Worker {
         };
         let mut last = String::new();
         for attempt in 0..self.attempts.max(1) {
-            match download::download(&self.fetcher, &url, &item.msg, &d, &self.settings).await {
+            match download::download(
+                &fetcher,
+                &url,
+                &item.msg,
+                &d,
+                &self.settings,
+                self.progress.as_ref(),
+            )
+            .await
+            {
                 Ok(Downloaded::Done { bytes, identity }) => {
                     if let (Some(id), Some(old)) = (identity, item.msg.identity.as_ref())
                         && old.method == pitcher_core::IdentityMethod::Cod

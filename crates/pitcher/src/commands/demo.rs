@@ -121,6 +121,7 @@ fn instance(flow: LoadedFlow, state: &Path) -> anyhow::Result<Instance> {
         consumer,
         publisher,
         paths: Vec::new(),
+        progress: None,
     })
 }
 
@@ -230,19 +231,18 @@ async fn demo(base: &Path, n: usize) -> anyhow::Result<()> {
     );
 
     let deadline = Instant::now() + Duration::from_secs(60 + n as u64 / 5);
-    let mut last = usize::MAX;
+    let bar = crate::progress::count_bar(count as u64, "4/5 delivered");
+    let mut have;
     loop {
-        let have = files_under(&dest).len();
-        if have != last {
-            eprint!("\r4/5 delivered {have}/{count} files");
-            last = have;
-        }
+        have = files_under(&dest).len();
+        bar.set_position(have as u64);
         if have >= count || Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    eprintln!();
+    bar.finish_and_clear();
+    println!("4/5 delivered {have}/{count} files to the subscriber");
     let _ = stop_tx.send(true);
     let sarra_sum = sarra_task.await.context("sarra task")?.context("sarra")?;
     let sub_sum = sub_task

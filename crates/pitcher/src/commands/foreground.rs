@@ -54,6 +54,10 @@ pub fn instance(mut flow: LoadedFlow, n: u32, paths: Vec<PathBuf>) -> anyhow::Re
         consumer,
         publisher,
         paths,
+        progress: crate::progress::enabled().then(|| {
+            std::sync::Arc::new(crate::progress::TerminalProgress)
+                as std::sync::Arc<dyn pitcher_flow::ProgressSink>
+        }),
     })
 }
 

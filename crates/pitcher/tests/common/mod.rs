@@ -2,6 +2,8 @@
 //! child processes, service checks (skip without CI, fail with CI=true).
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod mirror;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
