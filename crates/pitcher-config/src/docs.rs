@@ -55,7 +55,8 @@ pub fn options_markdown() -> String {
          `${USER}` falls back to `$LOGNAME`, then to the name of `$HOME`.\n\
          * A subtopic before any `exchange` line binds to the default exchange (`xpublic` or `xs_<user>`), decided in finalize.\n\
          * Options taking one value (count, flag, duration, ...) use the first word and warn about the rest (sr3 ignores the rest silently).\n\
-         * `transferConcurrency` is Pitcher's own.\n\n\
+         * `transferConcurrency`, `sshAcceptUnknownHosts` and `sshKnownHosts` are Pitcher's own: sr3 accepts any SFTP host key, \
+         Pitcher checks them against known_hosts unless told otherwise.\n\n\
          ## Not implemented\n\n\
          * Sundew directory fields (`${T1}`, `${CCCC}`, `${RYYYY}`, ...) and the file name options SENDER, NONESENDER, \
          SATNET=, DESTFNSCRIPT= (placement returns an \"unsupported\" error, 422).\n\

@@ -262,6 +262,10 @@ options! {
         "AMQP: use basic_consume instead of basic_get.";
     tls_rigour: Option<String> = s("normal"); "tlsRigour"; STR;
         "TLS certificate checking: lax, normal or strict.";
+    ssh_accept_unknown_hosts: bool = false; "sshAcceptUnknownHosts"; FLAG;
+        "Pitcher only: SFTP accepts host keys missing from known_hosts (with a warning; a changed key is always refused).";
+    ssh_known_hosts: Option<String> = None; "sshKnownHosts"; STR;
+        "Pitcher only: SFTP known_hosts file (default ~/.ssh/known_hosts).";
     // --- selection and placement ----------------------------------------------------------------
     accept_unmatched: bool = true; "acceptUnmatched"; FLAG;
         "Accept messages that match no accept/reject mask.";

@@ -166,7 +166,8 @@ impl Engine {
             .map_err(|source| FlowError::Transfer {
                 flow: id.clone(),
                 source,
-            })?;
+            })?
+            .with_remote(crate::work::remote_fetch_options(&flow));
             Some(Worker {
                 flow: Arc::clone(&flow),
                 expander: flow.expander(),

@@ -234,6 +234,7 @@ pub async fn download(
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one call site; the pieces of one download
 async fn write_inflight(
     fetcher: &Fetcher,
     m: &Message,

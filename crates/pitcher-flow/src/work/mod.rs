@@ -10,13 +10,45 @@ use std::sync::{Arc, Mutex};
 
 use pitcher_config::{Decision, Expander, LoadedFlow, MessagePaths};
 use pitcher_core::{FileOpKind, Message};
-use pitcher_transfer::{Auth, FetchOptions, Fetcher};
+use pitcher_transfer::{
+    Auth, FetchOptions, Fetcher, RemoteCredentials, RemoteFetchOptions, sr3_remote_url,
+};
 
 use crate::item::{Disposition, Item};
 use crate::logline;
 use confine::{Destination, check_on_disk, destination};
 use download::{DownloadError, DownloadSettings, Downloaded};
 use fileop::{OpResult, apply, event_name};
+
+/// How the flow's fetcher logs in to SFTP and FTP servers: the credentials.conf entry matching
+/// each URL (password, `ssh_keyfile`, `passive`/`active`, `binary`/`ascii`, `tls`,
+/// `implicit_ftps`), `sshKnownHosts`, `sshAcceptUnknownHosts` and `timezone` (FTP listings).
+pub fn remote_fetch_options(flow: &Arc<LoadedFlow>) -> RemoteFetchOptions {
+    let f = Arc::clone(flow);
+    let lookup = move |url: &url::Url| {
+        let c = f.credentials.lookup(url.as_str()).ok()?;
+        Some(RemoteCredentials {
+            user: c.username().filter(|u| !u.is_empty()),
+            password: c.password(),
+            ssh_keyfile: c.ssh_keyfile.as_ref().map(std::path::PathBuf::from),
+            passive: c.passive,
+            binary: c.binary,
+            tls: c.tls || c.implicit_ftps,
+            implicit_tls: c.implicit_ftps,
+        })
+    };
+    let o = &flow.options;
+    RemoteFetchOptions {
+        credentials: RemoteCredentials::default(),
+        lookup: Some(Arc::new(lookup)),
+        known_hosts: o.ssh_known_hosts.as_ref().map(std::path::PathBuf::from),
+        accept_unknown_hosts: o.ssh_accept_unknown_hosts,
+        timezone: o
+            .timezone
+            .clone()
+            .filter(|t| !t.eq_ignore_ascii_case("UTC")),
+    }
+}
 
 /// What the download step needs, shared by concurrent transfers.
 pub struct Worker {
@@ -68,7 +100,10 @@ impl Worker {
     /// has a `bearer_token=` for it). sr3 looks credentials up the same way; they never appear in
     /// logs: URLs are masked and tokens are never printed.
     fn retrieval(&self, m: &Message) -> Result<(url::Url, Fetcher), String> {
-        let text = m.retrieval_url();
+        let path = m.retrieve_path.as_deref().unwrap_or(&m.rel_path);
+        // SFTP/FTP paths are relative to the login directory unless the baseUrl has a path of
+        // its own, as sr3 splits them; http and file URLs are simply joined.
+        let text = sr3_remote_url(&m.base_url, path);
         let mut url = url::Url::parse(&text).map_err(|e| format!("bad URL {text:?}: {e}"))?;
         let mut fetcher = self.fetcher.clone();
         if url.scheme().starts_with("http") && url.password().is_none() {
