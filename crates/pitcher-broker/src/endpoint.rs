@@ -1,8 +1,12 @@
 //! Where a broker is and how to log in: parsed from a config URL plus its credentials.
 
 use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use percent_encoding::percent_decode_str;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::error::BrokerError;
 
@@ -49,6 +53,31 @@ pub struct Endpoint {
     password: String,
     /// AMQP virtual host (`/` when the URL has no path).
     pub vhost: String,
+    /// How `amqps://` and `mqtts://` connections check the broker's certificate.
+    pub tls: TlsSettings,
+}
+
+/// TLS settings for `amqps://` and `mqtts://`.
+///
+/// By default the broker's certificate chain and host name are verified against the system's
+/// root certificates (loaded with `rustls-native-certs`, so `SSL_CERT_FILE` / `SSL_CERT_DIR`
+/// replace them when set) plus the certificates in `ca_file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// Verify the certificate and host name. `false` is sr3's `tlsRigour lax`: any certificate is
+    /// accepted (the connection is encrypted, but the broker is not authenticated).
+    pub verify: bool,
+    /// A PEM file of extra trusted CA certificates, added to the system roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        TlsSettings {
+            verify: true,
+            ca_file: None,
+        }
+    }
 }
 
 impl Endpoint {
@@ -106,6 +135,87 @@ impl Endpoint {
             user,
             password: pass,
             vhost,
+            tls: TlsSettings::default(),
+        })
+    }
+
+    /// The same endpoint with these TLS settings.
+    pub fn with_tls(mut self, tls: TlsSettings) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Is this a TLS connection (`amqps`, `mqtts`)?
+    pub fn is_tls(&self) -> bool {
+        matches!(self.protocol, Protocol::Amqps | Protocol::Mqtts)
+    }
+
+    /// The trusted roots: the system's plus `tls.ca_file`'s.
+    pub(crate) fn tls_roots(&self) -> Result<Vec<CertificateDer<'static>>, BrokerError> {
+        let loaded = rustls_native_certs::load_native_certs();
+        for e in &loaded.errors {
+            tracing::debug!(broker = %self, "loading system root certificates: {e}");
+        }
+        let mut roots = loaded.certs;
+        if let Some(path) = &self.tls.ca_file {
+            let bad = |why: String| BrokerError::Tls {
+                broker: self.masked(),
+                reason: format!("CA file {}: {why}", path.display()),
+            };
+            let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+            let certs = CertificateDer::pem_slice_iter(&pem)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| bad(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(bad("no PEM certificate in it".into()));
+            }
+            roots.extend(certs);
+        }
+        Ok(roots)
+    }
+
+    /// A rustls client configuration (ring) following `tls`.
+    pub(crate) fn tls_client_config(&self) -> Result<Arc<rustls::ClientConfig>, BrokerError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let fail = |e: rustls::Error| BrokerError::Tls {
+            broker: self.masked(),
+            reason: e.to_string(),
+        };
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(fail)?;
+        let config = if self.tls.verify {
+            let mut store = rustls::RootCertStore::empty();
+            let (_added, ignored) = store.add_parsable_certificates(self.tls_roots()?);
+            if ignored > 0 {
+                tracing::debug!(broker = %self, "{ignored} unusable root certificates ignored");
+            }
+            builder.with_root_certificates(store).with_no_client_auth()
+        } else {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+                .with_no_client_auth()
+        };
+        Ok(Arc::new(config))
+    }
+
+    /// The error for a failed connection whose message says the certificate was refused, if so.
+    pub(crate) fn certificate_refused(&self, text: &str) -> Option<BrokerError> {
+        let lower = text.to_ascii_lowercase();
+        let refused = [
+            "invalid peer certificate",
+            "unknownissuer",
+            "notvalidforname",
+            "certificate verify failed",
+            "badsignature",
+            "certexpired",
+        ]
+        .iter()
+        .any(|w| lower.contains(w));
+        refused.then(|| BrokerError::CertificateRefused {
+            broker: self.masked(),
+            reason: crate::amqp::scrub(self, text),
         })
     }
 
@@ -145,6 +255,56 @@ impl fmt::Display for Endpoint {
 impl fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Endpoint({})", self.masked())
+    }
+}
+
+/// sr3's `tlsRigour lax`: any certificate, any host name. Signatures are still checked, so the
+/// handshake itself is sound; only the broker's identity is not.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -188,6 +348,16 @@ mod tests {
         assert_eq!((e.user.as_str(), e.password()), ("anonymous", "anonymous"));
         let e = Endpoint::parse("mqtt://u@127.0.0.1:25883", Some("x")).unwrap();
         assert_eq!((e.protocol, e.port), (Protocol::Mqtt, 25883));
+        let e = Endpoint::parse("mqtts://u@h", Some("x")).unwrap();
+        assert_eq!(
+            (e.protocol, e.port, e.is_tls()),
+            (Protocol::Mqtts, 8883, true)
+        );
+        let e = Endpoint::parse("amqps://u@h/", Some("x")).unwrap();
+        assert_eq!(
+            (e.port, e.tls.verify, e.tls.ca_file.is_none()),
+            (5671, true, true)
+        );
         assert!(Endpoint::parse("http://h/", None).is_err());
         assert!(Endpoint::parse("not a url", None).is_err());
     }

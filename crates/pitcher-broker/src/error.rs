@@ -8,6 +8,12 @@ pub enum BrokerError {
     InvalidUrl { url: String, why: String },
     #[error("{broker}: cannot connect: {reason}")]
     Connect { broker: String, reason: String },
+    #[error(
+        "{broker}: TLS certificate refused: {reason} (trust its CA with SSL_CERT_FILE or a CA file, or accept any certificate with tlsRigour lax)"
+    )]
+    CertificateRefused { broker: String, reason: String },
+    #[error("{broker}: TLS setup failed: {reason}")]
+    Tls { broker: String, reason: String },
     #[error("{broker}: login refused for user {user}: check the password in credentials.conf")]
     AuthFailed { broker: String, user: String },
     #[error("{broker}: {what} timed out after {seconds} s")]
@@ -45,6 +51,8 @@ impl BrokerError {
                 | BrokerError::ConnectionLost { .. }
                 | BrokerError::NotConnected { .. }
                 | BrokerError::AuthFailed { .. }
+                | BrokerError::CertificateRefused { .. }
+                | BrokerError::Tls { .. }
         )
     }
 }

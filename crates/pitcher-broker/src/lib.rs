@@ -23,6 +23,6 @@ pub mod mqtt;
 pub use any::{AnyConsumer, AnyPublisher};
 pub use backoff::Backoff;
 pub use delivery::{AckToken, Binding, ConsumerStats, Outgoing, QueueSpec, Received};
-pub use endpoint::{Endpoint, Protocol};
+pub use endpoint::{Endpoint, Protocol, TlsSettings};
 pub use error::BrokerError;
 pub use interface::{Consumer, Publisher};

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use pitcher_broker::{Binding, Endpoint, QueueSpec};
+use pitcher_broker::{Binding, Endpoint, QueueSpec, TlsSettings};
 use pitcher_config::{Component, ConfigUrl, Credential, CredentialError, LoadedFlow};
 
 /// Does this component read a broker queue? (post and watch never do; poll only to follow its
@@ -16,6 +16,7 @@ pub fn consumes(component: Component) -> bool {
 }
 
 fn endpoint(
+    flow: &LoadedFlow,
     url: &ConfigUrl,
     cred: Option<Result<Credential, CredentialError>>,
 ) -> anyhow::Result<Endpoint> {
@@ -28,13 +29,23 @@ fn endpoint(
     };
     let e = Endpoint::parse(cred.expose_url().as_str(), cred.password().as_deref())
         .with_context(|| format!("broker {}", url.masked()))?;
-    Ok(e)
+    // amqps/mqtts: sr3's `tlsRigour lax` turns certificate checks off; extra CAs come from
+    // SSL_CERT_FILE / SSL_CERT_DIR (docs/brokers.md).
+    let lax = flow
+        .options
+        .tls_rigour
+        .as_deref()
+        .is_some_and(|r| r.eq_ignore_ascii_case("lax"));
+    Ok(e.with_tls(TlsSettings {
+        verify: !lax,
+        ..TlsSettings::default()
+    }))
 }
 
 /// The broker to consume from.
 pub fn consumer_endpoint(flow: &LoadedFlow) -> anyhow::Result<Option<Endpoint>> {
     match &flow.options.broker {
-        Some(url) => Ok(Some(endpoint(url, flow.broker_credential())?)),
+        Some(url) => Ok(Some(endpoint(flow, url, flow.broker_credential())?)),
         None => Ok(None),
     }
 }
@@ -42,7 +53,7 @@ pub fn consumer_endpoint(flow: &LoadedFlow) -> anyhow::Result<Option<Endpoint>> 
 /// The broker to publish to.
 pub fn post_endpoint(flow: &LoadedFlow) -> anyhow::Result<Option<Endpoint>> {
     match &flow.options.post_broker {
-        Some(url) => Ok(Some(endpoint(url, flow.post_broker_credential())?)),
+        Some(url) => Ok(Some(endpoint(flow, url, flow.post_broker_credential())?)),
         None => Ok(None),
     }
 }

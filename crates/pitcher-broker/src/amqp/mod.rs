@@ -46,7 +46,18 @@ pub(crate) async fn connect(
     };
     let props = ConnectionProperties::default()
         .with_connection_name(lapin::types::LongString::from(truncate(name, 200)));
-    match tokio::time::timeout(timeout, Connection::connect_uri(uri, props)).await {
+    let tls = if endpoint.protocol == Protocol::Amqps {
+        Some(endpoint.tls_client_config()?)
+    } else {
+        None
+    };
+    let connecting = async {
+        match tls {
+            Some(config) => connect_tls(config, uri, props).await,
+            None => Connection::connect_uri(uri, props).await,
+        }
+    };
+    match tokio::time::timeout(timeout, connecting).await {
         Err(_) => Err(BrokerError::Timeout {
             broker: endpoint.masked(),
             what: "connecting",
@@ -57,9 +68,37 @@ pub(crate) async fn connect(
     }
 }
 
+/// amqps: TLS with Pitcher's rustls configuration (system roots + CA file, or `tlsRigour lax`),
+/// which lapin's own TLS set-up cannot express.
+async fn connect_tls(
+    config: std::sync::Arc<rustls::ClientConfig>,
+    uri: AMQPUri,
+    props: ConnectionProperties,
+) -> lapin::Result<Connection> {
+    let connector = lapin::tcp::RustlsConnector::from(config);
+    let runtime = lapin::runtime::default_runtime()?;
+    Connection::connector(
+        uri,
+        runtime,
+        async move |uri: AMQPUri, runtime| {
+            let host = uri.authority.host.clone();
+            let addrs: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), uri.authority.port))
+                    .await?
+                    .collect();
+            let stream = lapin::tcp::AsyncTcpStream::connect(&runtime, addrs).await?;
+            Ok(stream.into_rustls(&connector, &host).await?)
+        },
+        props,
+    )
+    .await
+}
+
 fn map_connect_error(endpoint: &Endpoint, e: &lapin::Error) -> BrokerError {
     let text = e.to_string();
-    if text.contains("ACCESS_REFUSED")
+    if let Some(refused) = endpoint.certificate_refused(&text) {
+        refused
+    } else if text.contains("ACCESS_REFUSED")
         || text.contains("403")
         || text.contains("authentication")
         || text.contains("login")

@@ -126,6 +126,7 @@ impl MqttConsumer {
             .expire
             .map(|d| u32::try_from(d.as_secs().max(1)).unwrap_or(u32::MAX))
             .unwrap_or(u32::MAX);
+        opts.set_transport(super::rumqttc_transport(&self.endpoint)?);
         opts.set_clean_start(false)
             .set_session_expiry_interval(Some(expiry))
             .set_receive_maximum(Some(self.receive_maximum))
@@ -176,23 +177,7 @@ impl MqttConsumer {
             }
         });
         let outcome = tokio::time::timeout(self.timeout, ready_rx).await;
-        let fail = |reason: String| {
-            let lower = reason.to_ascii_lowercase();
-            if lower.contains("notauthorized")
-                || lower.contains("badusernamepassword")
-                || lower.contains("bad user")
-            {
-                BrokerError::AuthFailed {
-                    broker: self.endpoint.masked(),
-                    user: self.endpoint.user.clone(),
-                }
-            } else {
-                BrokerError::Connect {
-                    broker: self.endpoint.masked(),
-                    reason: crate::amqp::scrub(&self.endpoint, &reason),
-                }
-            }
-        };
+        let fail = |reason: String| super::rumqttc_failure(&self.endpoint, &reason);
         match outcome {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(reason))) => {

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use mqtt5::transport::tls::TlsConfig;
 use mqtt5::{ConnectOptions, ConnectionEvent, MqttClient};
 
 use crate::endpoint::{Endpoint, Protocol};
@@ -66,16 +67,26 @@ pub(crate) async fn connect(
     e: &Endpoint,
     timeout: Duration,
 ) -> Result<(), BrokerError> {
-    match tokio::time::timeout(timeout, client.connect(&address(e))).await {
+    let attempt = async {
+        if e.protocol == Protocol::Mqtts {
+            Ok(client.connect_with_tls(tls_config(e, timeout).await?).await)
+        } else {
+            Ok(client.connect(&address(e)).await)
+        }
+    };
+    match tokio::time::timeout(timeout, attempt).await {
         Err(_) => Err(BrokerError::Timeout {
             broker: e.masked(),
             what: "connecting",
             seconds: timeout.as_secs(),
         }),
-        Ok(Err(err)) => {
+        Ok(Err(setup)) => Err(setup),
+        Ok(Ok(Err(err))) => {
             let text = crate::amqp::scrub(e, &err.to_string());
             let lower = text.to_ascii_lowercase();
-            if lower.contains("not authorized")
+            if let Some(refused) = e.certificate_refused(&text) {
+                Err(refused)
+            } else if lower.contains("not authorized")
                 || lower.contains("bad user name or password")
                 || lower.contains("notauthorized")
                 || lower.contains("badusernameorpassword")
@@ -91,7 +102,62 @@ pub(crate) async fn connect(
                 })
             }
         }
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(Ok(()))) => Ok(()),
+    }
+}
+
+/// The mqtt5 client's TLS settings: the endpoint's roots (system + CA file) instead of mqtt5's
+/// bundled ones, or no verification for `tlsRigour lax`.
+async fn tls_config(e: &Endpoint, timeout: Duration) -> Result<TlsConfig, BrokerError> {
+    // mqtt5 builds its rustls configuration with the process-wide provider: make it ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let addr = tokio::net::lookup_host((e.host.as_str(), e.port))
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| BrokerError::Connect {
+            broker: e.masked(),
+            reason: format!("cannot resolve {}", e.host),
+        })?;
+    let mut config = TlsConfig::new(addr, e.host.clone())
+        .with_connect_timeout(timeout)
+        .with_system_roots(false)
+        .with_verify_server_cert(e.tls.verify);
+    if e.tls.verify {
+        config = config.with_root_certs(e.tls_roots()?);
+    }
+    Ok(config)
+}
+
+/// rumqttc's transport for the endpoint: TCP, or TLS with the endpoint's rustls configuration.
+pub(crate) fn rumqttc_transport(e: &Endpoint) -> Result<rumqttc::Transport, BrokerError> {
+    if e.protocol == Protocol::Mqtts {
+        Ok(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Rustls(e.tls_client_config()?),
+        ))
+    } else {
+        Ok(rumqttc::Transport::tcp())
+    }
+}
+
+/// A rumqttc connection failure as an error.
+pub(crate) fn rumqttc_failure(e: &Endpoint, reason: &str) -> BrokerError {
+    let lower = reason.to_ascii_lowercase();
+    if let Some(refused) = e.certificate_refused(reason) {
+        refused
+    } else if lower.contains("notauthorized")
+        || lower.contains("badusernamepassword")
+        || lower.contains("bad user")
+    {
+        BrokerError::AuthFailed {
+            broker: e.masked(),
+            user: e.user.clone(),
+        }
+    } else {
+        BrokerError::Connect {
+            broker: e.masked(),
+            reason: crate::amqp::scrub(e, reason),
+        }
     }
 }
 
@@ -108,6 +174,7 @@ pub async fn delete_session(
     if !e.user.is_empty() {
         opts.set_credentials(e.user.clone(), e.password().to_string());
     }
+    opts.set_transport(rumqttc_transport(e)?);
     opts.set_clean_start(true)
         .set_session_expiry_interval(Some(0))
         .set_connection_timeout(timeout.as_secs().max(1));
@@ -134,12 +201,7 @@ pub async fn delete_session(
                     };
                 }
                 Ok(_) => {}
-                Err(err) => {
-                    return Err(BrokerError::Connect {
-                        broker: e.masked(),
-                        reason: crate::amqp::scrub(e, &err.to_string()),
-                    });
-                }
+                Err(err) => return Err(rumqttc_failure(e, &err.to_string())),
             }
         }
     };
