@@ -88,6 +88,7 @@ struct Engine {
     publisher: Option<AnyPublisher>,
     post: Option<PostSettings>,
     worker: Option<Worker>,
+    sender: Option<crate::work::send::Sender>,
     nodupe: Option<(NodupeCache, NodupeBasis)>,
     work_spool: Spool,
     post_spool: Spool,
@@ -142,18 +143,19 @@ impl Engine {
                 )));
             }
         };
-        if flow.component == Component::Sender {
-            return Err(cfg_err(
-                "sender is not implemented in this version of pitcher yet".into(),
-            ));
-        }
+        let sender = if flow.component == Component::Sender {
+            let inflight = Inflight::from_option(o.inflight.as_deref()).map_err(&cfg_err)?;
+            Some(crate::work::send::Sender::new(&flow, inflight).map_err(&cfg_err)?)
+        } else {
+            None
+        };
         let post = match &publisher {
             Some(_) => Some(PostSettings::from_options(o).ok_or_else(|| {
                 cfg_err("post_broker is set but there is no post_exchange".into())
             })?),
             None => None,
         };
-        let worker = if o.download {
+        let worker = if o.download && sender.is_none() {
             let inflight = Inflight::from_option(o.inflight.as_deref()).map_err(&cfg_err)?;
             let fetcher = Fetcher::new(FetchOptions {
                 timeout: secs(if o.timeout > 0.0 { o.timeout } else { 300.0 }),
@@ -232,6 +234,7 @@ impl Engine {
             publisher,
             post,
             worker,
+            sender,
             nodupe,
             work_spool,
             post_spool,
@@ -411,7 +414,19 @@ impl Engine {
         }
 
         // work
-        if let Some(worker) = &self.worker {
+        if let Some(sender) = &self.sender {
+            let limit =
+                usize::try_from(self.flow.options.transfer_concurrency.clamp(1, 256)).unwrap_or(4);
+            futures_util::stream::iter(items.iter_mut().filter(|i| i.is_live()))
+                .for_each_concurrent(limit, |it| sender.send(it))
+                .await;
+            for it in &items {
+                if it.downloaded {
+                    self.metrics.files += 1;
+                    self.metrics.bytes += it.bytes;
+                }
+            }
+        } else if let Some(worker) = &self.worker {
             let limit =
                 usize::try_from(self.flow.options.transfer_concurrency.clamp(1, 256)).unwrap_or(4);
             futures_util::stream::iter(items.iter_mut().filter(|i| i.is_live()))

@@ -123,3 +123,190 @@ fn subscribe_downloads_from_sftp_with_key_and_known_hosts() {
     assert!(log.contains("downloaded ok:"), "{log}");
     let _ = p.run(&["cleanup", "subscribe/s"]);
 }
+
+#[test]
+fn sender_sends_a_posted_tree_over_sftp_and_applies_removes() {
+    if !service("127.0.0.1:5672", "RabbitMQ") {
+        return;
+    }
+    let Some(sshd) = servers::Sshd::start() else {
+        return;
+    };
+    let mut p = Pump::new();
+    let x = format!("xs_guest_send{}", unique());
+    let src = p.path("src");
+    let tree = common::make_tree(&src, 30, 10, 2 << 20);
+    std::fs::write(
+        p.path("config/credentials.conf"),
+        format!(
+            "amqp://guest:guest@127.0.0.1/\nsftp://{}@127.0.0.1:{}/ ssh_keyfile={}\n",
+            sshd.user,
+            sshd.port,
+            sshd.key.display()
+        ),
+    )
+    .unwrap();
+    p.config(
+        "post",
+        "t",
+        &format!(
+            "post_broker amqp://guest@127.0.0.1/\npost_exchange {x}\npost_baseUrl file:{s}\npost_baseDir {s}\n",
+            s = src.display()
+        ),
+    );
+    // `directory out`: relative to the login directory on the server.
+    p.config(
+        "sender",
+        "s",
+        &format!(
+            "broker amqp://guest@127.0.0.1/\nexchange {x}\nexpire 5m\nsubtopic #\nsendTo sftp://{}@127.0.0.1:{}/\nsshKnownHosts {}\ndirectory out\nmirror on\ntimeCopy on\naccept .*\n",
+            sshd.user,
+            sshd.port,
+            sshd.known_hosts.display()
+        ),
+    );
+    publish(&x, &[]);
+    let out = p.run(&["declare", "sender/s"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    p.spawn("sender", &["foreground", "sender/s"]);
+    let out = p.run(&["post", "-c", "t", src.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "post: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let remote = sshd.root.join("out");
+    let arrived = wait_for(90, || common::files(&remote).len() >= tree.len());
+    assert!(
+        arrived,
+        "only {} of {} sent:\n{}",
+        common::files(&remote).len(),
+        tree.len(),
+        p.log("sender")
+    );
+    assert_eq!(common::files(&remote), tree);
+    for rel in &tree {
+        assert!(
+            common::same_content(&src.join(rel), &remote.join(rel)),
+            "{} differs",
+            rel.display()
+        );
+        let (a, b) = (
+            std::fs::metadata(src.join(rel))
+                .unwrap()
+                .modified()
+                .unwrap(),
+            std::fs::metadata(remote.join(rel))
+                .unwrap()
+                .modified()
+                .unwrap(),
+        );
+        let d = a.duration_since(b).unwrap_or_else(|e| e.duration());
+        assert!(
+            d < Duration::from_secs(2),
+            "{}: mtime not kept",
+            rel.display()
+        );
+    }
+    // No inflight leftovers on the server.
+    assert!(
+        common::all_entries(&remote).iter().all(|e| !e
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with('.')),
+        "{:?}",
+        common::all_entries(&remote)
+    );
+    // A remove announced for one file removes it remotely.
+    let gone = &tree[0];
+    let base = format!("file:{}", src.display());
+    publish(
+        &x,
+        &[format!(
+            "{{\"pubTime\": \"20261122T000000.0\", \"baseUrl\": \"{base}\", \"relPath\": \"{}\", \"fileOp\": {{\"remove\": \"\"}}}}",
+            gone.display()
+        )],
+    );
+    let removed = wait_for(30, || !remote.join(gone).exists());
+    let status = p.stop("sender");
+    let log = p.log("sender");
+    assert!(removed, "{} not removed:\n{log}", gone.display());
+    assert!(status.success(), "exit {status:?}\n{log}");
+    assert!(log.contains("sent ok:"), "{log}");
+    let _ = p.run(&["cleanup", "sender/s"]);
+}
+
+#[test]
+fn sender_refuses_relpaths_that_escape_base_dir() {
+    if !service("127.0.0.1:5672", "RabbitMQ") {
+        return;
+    }
+    let Some(sshd) = servers::Sshd::start() else {
+        return;
+    };
+    let mut p = Pump::new();
+    let x = format!("xs_guest_sendesc{}", unique());
+    let base = p.path("base");
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::write(p.path("secret.txt"), b"must never be sent\n").unwrap();
+    std::fs::write(base.join("ok.txt"), b"fine\n").unwrap();
+    std::fs::write(
+        p.path("config/credentials.conf"),
+        format!(
+            "amqp://guest:guest@127.0.0.1/\nsftp://{}@127.0.0.1:{}/ ssh_keyfile={}\n",
+            sshd.user,
+            sshd.port,
+            sshd.key.display()
+        ),
+    )
+    .unwrap();
+    p.config(
+        "sender",
+        "e",
+        &format!(
+            "broker amqp://guest@127.0.0.1/\nexchange {x}\nexpire 5m\nsubtopic #\nsendTo sftp://{}@127.0.0.1:{}/\nsshKnownHosts {}\nbaseDir {}\ndirectory out\nmirror off\naccept .*\n",
+            sshd.user,
+            sshd.port,
+            sshd.known_hosts.display(),
+            base.display()
+        ),
+    );
+    publish(&x, &[]);
+    let out = p.run(&["declare", "sender/e"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    p.spawn("sender", &["foreground", "sender/e"]);
+    let msg = |rel: &str| {
+        format!(
+            "{{\"pubTime\": \"20261122T000000.0\", \"baseUrl\": \"http://elsewhere/\", \"relPath\": \"{rel}\"}}"
+        )
+    };
+    publish(
+        &x,
+        &[
+            msg("../secret.txt"),
+            msg("a/../../secret.txt"),
+            msg("ok.txt"),
+        ],
+    );
+    let ok = wait_for(30, || sshd.root.join("out/ok.txt").exists());
+    std::thread::sleep(Duration::from_millis(500));
+    let status = p.stop("sender");
+    let log = p.log("sender");
+    assert!(ok, "ok.txt never sent:\n{log}");
+    assert!(status.success(), "{log}");
+    assert!(
+        !sshd.root.join("out/secret.txt").exists(),
+        "secret sent:\n{log}"
+    );
+    assert!(log.contains("rejected: 403"), "{log}");
+    let _ = p.run(&["cleanup", "sender/e"]);
+}

@@ -150,7 +150,7 @@ fn open_inflight(p: &Path) -> Result<File, DownloadError> {
     }
 }
 
-fn to_system_time(t: &pitcher_core::Timestamp) -> Option<SystemTime> {
+pub(crate) fn to_system_time(t: &pitcher_core::Timestamp) -> Option<SystemTime> {
     let secs = u64::try_from(t.unix_seconds()).ok()?;
     SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, t.subsec_nanos()))
 }

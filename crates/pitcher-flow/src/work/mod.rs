@@ -4,6 +4,7 @@ pub mod confine;
 pub mod download;
 pub mod fileop;
 pub mod inflight;
+pub mod send;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
