@@ -70,6 +70,7 @@ pub struct RunSummary {
 enum Gather {
     Broker(AnyConsumer),
     Files(Option<FileWalker>),
+    Poll(Box<crate::gather::poll::Poller>),
 }
 
 fn now_f() -> f64 {
@@ -136,6 +137,41 @@ impl Engine {
                     return Err(cfg_err("nothing to post: give paths or set path".into()));
                 }
                 Gather::Files(Some(FileWalker::new(all, settings)))
+            }
+            (None, Component::Poll) => {
+                if !o.vip.is_empty() {
+                    return Err(cfg_err(
+                        "vip (several poll nodes) is not supported by this version of pitcher yet: run one poll without vip".into(),
+                    ));
+                }
+                let Some(poll_url) = o.poll_url.as_ref() else {
+                    return Err(cfg_err("poll needs pollUrl (the server to list)".into()));
+                };
+                let mut url = url::Url::parse(&poll_url.to_string())
+                    .map_err(|e| cfg_err(format!("pollUrl is not a URL: {e}")))?;
+                let remote = crate::work::remote_options(&flow, &mut url);
+                let fetcher = Fetcher::new(FetchOptions {
+                    timeout: remote.timeout,
+                    auth: None,
+                    tls_verify: remote.tls_verify,
+                })
+                .map_err(|source| FlowError::Transfer {
+                    flow: id.clone(),
+                    source,
+                })?
+                .with_remote(crate::work::remote_fetch_options(&flow));
+                let interval = if o.scheduled_interval > 0.0 {
+                    o.scheduled_interval
+                } else {
+                    300.0
+                };
+                Gather::Poll(Box::new(crate::gather::poll::Poller::new(
+                    url,
+                    o.path.clone(),
+                    fetcher,
+                    remote,
+                    secs(interval),
+                )))
             }
             (None, c) => {
                 return Err(cfg_err(format!(
@@ -273,6 +309,15 @@ impl Engine {
                 self.metrics.malformed += c.stats().bad - before;
                 got.into_iter()
                     .map(|r| Item::new(r.message, Origin::Broker(r.token)))
+                    .collect()
+            }
+            Gather::Poll(p) => {
+                let got = tokio::select! {
+                    v = p.next_batch(max, wait) => v,
+                    _ = stop.changed() => Vec::new(),
+                };
+                got.into_iter()
+                    .map(|m| Item::new(m, Origin::Local))
                     .collect()
             }
             Gather::Files(walker) => {

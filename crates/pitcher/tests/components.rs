@@ -5,12 +5,12 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
+use common::tap::Tap;
 use common::{Pump, service, unique};
-use pitcher_broker::amqp::{AmqpConsumer, AmqpPublisher};
-use pitcher_broker::{Binding, Endpoint, Outgoing, QueueSpec};
+use pitcher_broker::amqp::AmqpPublisher;
+use pitcher_broker::{Endpoint, Outgoing};
 
 fn endpoint() -> Endpoint {
     Endpoint::parse("amqp://guest@127.0.0.1/", Some("guest")).unwrap()
@@ -39,64 +39,6 @@ fn publish(exchange: &str, bodies: &[String]) {
         }
         p.close().await;
     });
-}
-
-/// A queue on `exchange` made before the component runs, read back afterwards.
-struct Tap {
-    rt: tokio::runtime::Runtime,
-    consumer: AmqpConsumer,
-}
-
-impl Tap {
-    fn new(exchange: &str) -> Self {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let q = QueueSpec {
-            name: format!("q_guest.test.tap.{}", unique()),
-            declare: true,
-            bind: true,
-            durable: false,
-            auto_delete: false,
-            expire: Some(Duration::from_secs(300)),
-            message_ttl: None,
-            bindings: vec![Binding::new(exchange, &["v03", "#"])],
-            topic_prefix: vec!["v03".into()],
-        };
-        let consumer = rt.block_on(async {
-            let mut p = AmqpPublisher::new(endpoint(), Duration::from_secs(10), "tap");
-            p.declare_exchange(exchange).await.unwrap();
-            p.close().await;
-            let mut c = AmqpConsumer::new(endpoint(), q, 100, Duration::from_secs(10), "tap");
-            c.connect().await.unwrap();
-            c
-        });
-        Tap { rt, consumer }
-    }
-
-    /// Every message that arrives until none has come for two seconds: relPath -> (count, last body).
-    fn drain(&mut self) -> BTreeMap<String, (usize, pitcher_core::Message)> {
-        let mut out: BTreeMap<String, (usize, pitcher_core::Message)> = BTreeMap::new();
-        self.rt.block_on(async {
-            loop {
-                let got = self
-                    .consumer
-                    .receive(100, Duration::from_secs(2))
-                    .await
-                    .unwrap();
-                if got.is_empty() {
-                    break;
-                }
-                for r in got {
-                    let e = out
-                        .entry(r.message.rel_path.clone())
-                        .or_insert((0, r.message.clone()));
-                    e.0 += 1;
-                    e.1 = r.message;
-                    self.consumer.ack(r.token).await.unwrap();
-                }
-            }
-        });
-        out
-    }
 }
 
 fn body(base: &str, rel: &str, digest: &str, extra: &str) -> String {

@@ -310,3 +310,136 @@ fn sender_refuses_relpaths_that_escape_base_dir() {
     assert!(log.contains("rejected: 403"), "{log}");
     let _ = p.run(&["cleanup", "sender/e"]);
 }
+
+/// Run a poll for `secs` seconds (several scheduled listings), then stop it.
+fn run_poll_for(p: &mut Pump, flow: &str, secs: u64, mid: impl FnOnce()) -> String {
+    p.spawn("poll", &["foreground", flow]);
+    std::thread::sleep(Duration::from_secs(secs / 2));
+    mid();
+    std::thread::sleep(Duration::from_secs(secs - secs / 2));
+    let status = p.stop("poll");
+    let log = p.log("poll");
+    assert!(status.success(), "poll exit {status:?}\n{log}");
+    log
+}
+
+fn check_polled(
+    got: &std::collections::BTreeMap<String, (usize, pitcher_core::Message)>,
+    base: &str,
+    names: &[(&str, usize)],
+    changed: &str,
+    log: &str,
+) {
+    let want: Vec<String> = names.iter().map(|(n, _)| format!("in/{n}")).collect();
+    assert_eq!(got.keys().cloned().collect::<Vec<_>>(), want, "{log}");
+    for (n, size) in names {
+        let (count, m) = &got[&format!("in/{n}")];
+        let expect = if *n == changed { 2 } else { 1 };
+        assert_eq!(*count, expect, "in/{n} announced {count} times\n{log}");
+        assert_eq!(m.base_url, base);
+        let id = m.identity.as_ref().unwrap();
+        assert_eq!(
+            (id.method.as_str(), id.value.as_str()),
+            ("cod", "sha512"),
+            "{n}"
+        );
+        if *n != changed {
+            assert_eq!(m.size, Some(*size as u64), "{n}");
+        }
+        assert!(m.mtime.is_some(), "{n} has no mtime");
+    }
+}
+
+#[test]
+fn poll_announces_an_sftp_directory_once_and_changes_again() {
+    if !service("127.0.0.1:5672", "RabbitMQ") {
+        return;
+    }
+    let Some(sshd) = servers::Sshd::start() else {
+        return;
+    };
+    let mut p = Pump::new();
+    let x = format!("xs_guest_polls{}", unique());
+    let dir = sshd.root.join("in");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let names = [("a.txt", 10), ("b.bin", 5000), ("c.dat", 1)];
+    for (n, size) in names {
+        std::fs::write(dir.join(n), vec![b'x'; size]).unwrap();
+    }
+    std::fs::write(dir.join(".hidden"), b"inflight").unwrap();
+    std::fs::write(
+        p.path("config/credentials.conf"),
+        format!(
+            "amqp://guest:guest@127.0.0.1/\nsftp://{}@127.0.0.1:{}/ ssh_keyfile={}\n",
+            sshd.user,
+            sshd.port,
+            sshd.key.display()
+        ),
+    )
+    .unwrap();
+    let base = format!("sftp://{}@127.0.0.1:{}/", sshd.user, sshd.port);
+    p.config(
+        "poll",
+        "s",
+        &format!(
+            "post_broker amqp://guest@127.0.0.1/\npost_exchange {x}\npollUrl {base}\nsshKnownHosts {}\npath in\nscheduled_interval 2\n",
+            sshd.known_hosts.display()
+        ),
+    );
+    let mut tap = common::tap::Tap::new(&x);
+    let log = run_poll_for(&mut p, "poll/s", 8, || {
+        std::fs::write(dir.join("b.bin"), vec![b'y'; 6000]).unwrap();
+    });
+    let got = tap.drain();
+    check_polled(&got, &base, &names, "b.bin", &log);
+}
+
+#[test]
+fn poll_announces_an_http_index_once_and_changes_again() {
+    if !service("127.0.0.1:5672", "RabbitMQ") {
+        return;
+    }
+    let mut p = Pump::new();
+    let x = format!("xs_guest_pollh{}", unique());
+    let root = p.path("www");
+    let dir = root.join("in");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let names = [("a.txt", 10), ("b.bin", 5000), ("c.dat", 1)];
+    for (n, size) in names {
+        std::fs::write(dir.join(n), vec![b'x'; size]).unwrap();
+    }
+    let line = p.spawn_server("serve", &["serve", root.to_str().unwrap(), "--port", "0"]);
+    let http = line
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .to_string();
+    std::fs::write(
+        p.path("config/credentials.conf"),
+        "amqp://guest:guest@127.0.0.1/\n",
+    )
+    .unwrap();
+    let base = format!("{http}/");
+    p.config(
+        "poll",
+        "h",
+        &format!(
+            "post_broker amqp://guest@127.0.0.1/\npost_exchange {x}\npollUrl {base}\npath in\nscheduled_interval 2\n"
+        ),
+    );
+    let mut tap = common::tap::Tap::new(&x);
+    let log = run_poll_for(&mut p, "poll/h", 8, || {
+        std::fs::write(dir.join("c.dat"), b"changed!").unwrap();
+        // Index pages show mtimes to the nanosecond (data-mtime): make sure it moves.
+        let t = std::time::SystemTime::now() + Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(dir.join("c.dat"))
+            .unwrap()
+            .set_modified(t)
+            .unwrap();
+    });
+    let got = tap.drain();
+    check_polled(&got, &base, &names, "c.dat", &log);
+}

@@ -1,3 +1,5 @@
-//! Where messages come from: a broker queue (in the engine), or the local file system.
+//! Where messages come from: a broker queue (in the engine), the local file system, or remote
+//! listings (poll).
 
 pub mod files;
+pub mod poll;

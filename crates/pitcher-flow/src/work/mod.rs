@@ -51,6 +51,39 @@ pub fn remote_fetch_options(flow: &Arc<LoadedFlow>) -> RemoteFetchOptions {
     }
 }
 
+/// How to log in to the SFTP/FTP server of `url` (sendTo, pollUrl): credentials.conf fills in
+/// what the URL lacks (its password goes into `url`), plus `timeout`, `tlsRigour`,
+/// `sshKnownHosts`, `sshAcceptUnknownHosts` and `timezone`.
+pub fn remote_options(
+    flow: &Arc<LoadedFlow>,
+    url: &mut url::Url,
+) -> pitcher_transfer::RemoteOptions {
+    let o = &flow.options;
+    let remote = remote_fetch_options(flow);
+    let creds = remote
+        .lookup
+        .as_ref()
+        .and_then(|l| l(url))
+        .unwrap_or_default();
+    if url.password().is_none()
+        && let Some(p) = &creds.password
+    {
+        let _ = url.set_password(Some(p));
+    }
+    let timeout = if o.timeout > 0.0 { o.timeout } else { 300.0 };
+    pitcher_transfer::RemoteOptions {
+        timeout: std::time::Duration::from_secs_f64(timeout.min(1e6)),
+        credentials: creds,
+        known_hosts: remote.known_hosts,
+        accept_unknown_hosts: remote.accept_unknown_hosts,
+        tls_verify: !o
+            .tls_rigour
+            .as_deref()
+            .is_some_and(|r| r.eq_ignore_ascii_case("lax")),
+        timezone: remote.timezone,
+    }
+}
+
 /// What the download step needs, shared by concurrent transfers.
 pub struct Worker {
     /// The flow.

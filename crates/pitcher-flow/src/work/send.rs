@@ -18,7 +18,7 @@ use pitcher_transfer::{PutOptions, Remote, RemoteOptions, TransferError};
 use tokio::sync::Mutex;
 
 use super::inflight::Inflight;
-use super::remote_fetch_options;
+use super::remote_options;
 use crate::item::{Disposition, Item};
 use crate::logline;
 
@@ -57,30 +57,7 @@ impl Sender {
                 ));
             }
         }
-        // credentials.conf fills in what the URL lacks (sr3 looks sendTo up the same way).
-        let remote = remote_fetch_options(flow);
-        let creds = remote
-            .lookup
-            .as_ref()
-            .and_then(|l| l(&url))
-            .unwrap_or_default();
-        if url.password().is_none()
-            && let Some(p) = &creds.password
-        {
-            let _ = url.set_password(Some(p));
-        }
-        let timeout = if o.timeout > 0.0 { o.timeout } else { 300.0 };
-        let options = RemoteOptions {
-            timeout: std::time::Duration::from_secs_f64(timeout.min(1e6)),
-            credentials: creds,
-            known_hosts: remote.known_hosts,
-            accept_unknown_hosts: remote.accept_unknown_hosts,
-            tls_verify: !o
-                .tls_rigour
-                .as_deref()
-                .is_some_and(|r| r.eq_ignore_ascii_case("lax")),
-            timezone: remote.timezone,
-        };
+        let options = remote_options(flow, &mut url);
         Ok(Sender {
             send_to: url,
             options,
@@ -253,7 +230,10 @@ impl Sender {
             self.give_back(r).await;
             return match result {
                 Ok(v) => Ok(v),
-                Err(e) if matches!(kind, FileOpKind::Remove | FileOpKind::Rmdir) && matches!(e, TransferError::NotFound { .. }) => {
+                Err(e)
+                    if matches!(kind, FileOpKind::Remove | FileOpKind::Rmdir)
+                        && matches!(e, TransferError::NotFound { .. }) =>
+                {
                     Ok("removed")
                 }
                 Err(e) if kind == FileOpKind::Rename => {
@@ -285,7 +265,12 @@ impl Sender {
                     format!("{} does not exist (any more)", local.display()),
                 ));
             }
-            Err(e) => return Err(SendError::Retry(format!("cannot open {}: {e}", local.display()))),
+            Err(e) => {
+                return Err(SendError::Retry(format!(
+                    "cannot open {}: {e}",
+                    local.display()
+                )));
+            }
         };
         let meta = f
             .metadata()

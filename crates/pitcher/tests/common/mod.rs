@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod mirror;
+pub mod tap;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
