@@ -29,6 +29,8 @@ struct Live {
     rx: mpsc::UnboundedReceiver<Publish>,
     held: std::collections::HashMap<u64, Publish>,
     task: tokio::task::JoinHandle<()>,
+    /// Set by `close`: the end of the connection is expected, not worth a warning.
+    closing: Arc<AtomicBool>,
 }
 
 /// A consumer of one flow's MQTT subscriptions (a persistent session per instance).
@@ -138,6 +140,8 @@ impl MqttConsumer {
         let up = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = oneshot::channel::<Result<(), String>>();
         let flag = up.clone();
+        let closing = Arc::new(AtomicBool::new(false));
+        let quiet = closing.clone();
         let broker = self.endpoint.masked();
         let task = tokio::spawn(async move {
             let mut ready = Some(ready_tx);
@@ -168,7 +172,7 @@ impl MqttConsumer {
                         };
                         if let Some(r) = ready.take() {
                             let _ = r.send(Err(text));
-                        } else {
+                        } else if !quiet.load(Ordering::SeqCst) {
                             warn!(%broker, "MQTT connection ended: {text}");
                         }
                         break;
@@ -214,6 +218,7 @@ impl MqttConsumer {
             rx,
             held: Default::default(),
             task,
+            closing,
         });
         self.backoff.succeeded();
         info!(broker = %self.endpoint, client_id = %self.client_id(), "consuming");
@@ -349,11 +354,14 @@ impl MqttConsumer {
 
     /// Closes the session's connection; what was not acknowledged is redelivered later.
     pub async fn close(&mut self) {
-        if let Some(live) = self.live.take() {
+        if let Some(mut live) = self.live.take() {
+            live.closing.store(true, Ordering::SeqCst);
             if live.held.is_empty() {
                 let _ = tokio::time::timeout(self.timeout, live.client.disconnect()).await;
-                // Let the event loop flush the DISCONNECT.
-                let _ = tokio::time::timeout(Duration::from_millis(500), live.task).await;
+                // Let the event loop flush the DISCONNECT, then end it: a closed consumer must not
+                // go on reporting its connection (e.g. when the broker stops after it).
+                let _ = tokio::time::timeout(Duration::from_millis(500), &mut live.task).await;
+                live.task.abort();
             } else {
                 // Without a DISCONNECT, so nothing held is acknowledged by accident.
                 live.task.abort();
