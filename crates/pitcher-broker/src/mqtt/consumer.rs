@@ -12,7 +12,7 @@ use std::time::Duration;
 use pitcher_core::topic::{mqtt_words, strip_prefix};
 use pitcher_core::{DecodeLimits, Format, Headers, format};
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{ConnectReturnCode, Packet, Publish};
+use rumqttc::v5::mqttbytes::v5::{ConnectReturnCode, Packet, Publish, SubscribeReasonCode};
 use rumqttc::v5::{AsyncClient, ConnectionError, Event, MqttOptions};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{info, warn};
@@ -139,6 +139,7 @@ impl MqttConsumer {
         let (tx, rx) = mpsc::unbounded_channel();
         let up = Arc::new(AtomicBool::new(false));
         let (ready_tx, ready_rx) = oneshot::channel::<Result<(), String>>();
+        let (suback_tx, mut suback_rx) = mpsc::unbounded_channel::<Result<(), String>>();
         let flag = up.clone();
         let closing = Arc::new(AtomicBool::new(false));
         let quiet = closing.clone();
@@ -157,6 +158,19 @@ impl MqttConsumer {
                             let _ = r.send(Err(format!("{:?}", ack.code)));
                             break;
                         }
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                        let refused: Vec<String> = ack
+                            .return_codes
+                            .iter()
+                            .filter(|c| !matches!(c, SubscribeReasonCode::Success(_)))
+                            .map(|c| format!("{c:?}"))
+                            .collect();
+                        let _ = suback_tx.send(if refused.is_empty() {
+                            Ok(())
+                        } else {
+                            Err(refused.join(", "))
+                        });
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
                         if tx.send(p).is_err() {
@@ -208,6 +222,23 @@ impl MqttConsumer {
                     broker: self.endpoint.masked(),
                     what: format!("subscribing to {f}"),
                     reason: e.to_string(),
+                });
+            }
+            // Wait for the SUBACK: until the broker has the subscription, messages published to
+            // a new session's topics would go nowhere.
+            let answer = tokio::time::timeout(self.timeout, suback_rx.recv()).await;
+            let refused = match answer {
+                Ok(Some(Ok(()))) => None,
+                Ok(Some(Err(codes))) => Some(format!("refused: {codes}")),
+                Ok(None) => Some("the connection ended".to_string()),
+                Err(_) => Some(format!("no SUBACK within {} s", self.timeout.as_secs())),
+            };
+            if let Some(reason) = refused {
+                task.abort();
+                return Err(BrokerError::Refused {
+                    broker: self.endpoint.masked(),
+                    what: format!("subscribing to {f}"),
+                    reason,
                 });
             }
         }
