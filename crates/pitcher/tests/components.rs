@@ -5,41 +5,10 @@
 
 mod common;
 
-use std::time::Duration;
 
+use common::amqp::publish;
 use common::tap::Tap;
 use common::{Pump, service, unique};
-use pitcher_broker::amqp::AmqpPublisher;
-use pitcher_broker::{Endpoint, Outgoing};
-
-fn endpoint() -> Endpoint {
-    Endpoint::parse("amqp://guest@127.0.0.1/", Some("guest")).unwrap()
-}
-
-fn publish(exchange: &str, bodies: &[String]) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let mut p = AmqpPublisher::new(endpoint(), Duration::from_secs(10), "components-test");
-        p.declare_exchange(exchange).await.unwrap();
-        let batch: Vec<Outgoing> = bodies
-            .iter()
-            .map(|body| Outgoing {
-                exchange: exchange.to_string(),
-                topic: "v03.data".to_string(),
-                encoded: pitcher_core::Encoded {
-                    body: body.clone(),
-                    headers: Default::default(),
-                    content_type: "application/json",
-                },
-                persistent: true,
-            })
-            .collect();
-        for r in p.publish(&batch).await {
-            r.unwrap();
-        }
-        p.close().await;
-    });
-}
 
 fn body(base: &str, rel: &str, digest: &str, extra: &str) -> String {
     format!(

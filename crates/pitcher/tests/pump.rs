@@ -7,6 +7,7 @@ mod common;
 
 use std::path::Path;
 
+use common::amqp::{publish_raw, sha512_b64};
 use common::mirror::{addr_of, mirror_through};
 use common::{Pump, service, unique, wait_for};
 
@@ -54,47 +55,10 @@ fn tree_mirrored_through_the_embedded_broker() {
     mirror_through(&mut p, &format!("mqtt://pump:pump@{addr}"), "emb");
 }
 
-/// Publish raw v03 bodies to an AMQP exchange.
-fn publish_raw(exchange: &str, bodies: &[(String, String)]) {
-    use pitcher_broker::amqp::AmqpPublisher;
-    use pitcher_broker::{Endpoint, Outgoing};
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let e = Endpoint::parse("amqp://guest@127.0.0.1/", Some("guest")).unwrap();
-        let mut p = AmqpPublisher::new(e, std::time::Duration::from_secs(10), "pump-test");
-        p.declare_exchange(exchange).await.unwrap();
-        let batch: Vec<Outgoing> = bodies
-            .iter()
-            .map(|(topic, body)| Outgoing {
-                exchange: exchange.to_string(),
-                topic: topic.clone(),
-                encoded: pitcher_core::Encoded {
-                    body: body.clone(),
-                    headers: Default::default(),
-                    content_type: "application/json",
-                },
-                persistent: true,
-            })
-            .collect();
-        for r in p.publish(&batch).await {
-            r.unwrap();
-        }
-        p.close().await;
-    });
-}
-
 fn msg(base: &str, rel: &str, extra: &str) -> String {
     format!(
         "{{\"pubTime\": \"20261122T000000.0\", \"baseUrl\": \"{base}\", \"relPath\": \"{rel}\"{extra}}}"
     )
-}
-
-fn sha512_b64(data: &[u8]) -> String {
-    let id = pitcher_core::IdentitySpec::Checksum(pitcher_core::ChecksumAlgorithm::Sha512)
-        .compute(data, 4096)
-        .unwrap()
-        .unwrap();
-    id.value
 }
 
 #[test]

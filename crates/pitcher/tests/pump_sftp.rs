@@ -9,42 +9,21 @@ mod servers;
 
 use std::time::Duration;
 
+use common::amqp::{publish, sha512_b64};
 use common::{Pump, service, unique, wait_for};
-use pitcher_broker::amqp::AmqpPublisher;
-use pitcher_broker::{Endpoint, Outgoing};
 
-fn publish(exchange: &str, bodies: &[String]) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let e = Endpoint::parse("amqp://guest@127.0.0.1/", Some("guest")).unwrap();
-        let mut p = AmqpPublisher::new(e, Duration::from_secs(10), "sftp-test");
-        p.declare_exchange(exchange).await.unwrap();
-        let batch: Vec<Outgoing> = bodies
-            .iter()
-            .map(|body| Outgoing {
-                exchange: exchange.to_string(),
-                topic: "v03.src".to_string(),
-                encoded: pitcher_core::Encoded {
-                    body: body.clone(),
-                    headers: Default::default(),
-                    content_type: "application/json",
-                },
-                persistent: true,
-            })
-            .collect();
-        for r in p.publish(&batch).await {
-            r.unwrap();
-        }
-        p.close().await;
-    });
-}
-
-fn sha512_b64(data: &[u8]) -> String {
-    pitcher_core::IdentitySpec::Checksum(pitcher_core::ChecksumAlgorithm::Sha512)
-        .compute(data, 4096)
-        .unwrap()
-        .unwrap()
-        .value
+/// credentials.conf for RabbitMQ and the test sshd (its throwaway client key).
+fn sftp_credentials(p: &Pump, sshd: &servers::Sshd) {
+    std::fs::write(
+        p.path("config/credentials.conf"),
+        format!(
+            "amqp://guest:guest@127.0.0.1/\nsftp://{}@127.0.0.1:{}/ ssh_keyfile={}\n",
+            sshd.user,
+            sshd.port,
+            sshd.key.display()
+        ),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -65,16 +44,7 @@ fn subscribe_downloads_from_sftp_with_key_and_known_hosts() {
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(src.join("small.txt"), &small).unwrap();
     std::fs::write(src.join("big.bin"), &big).unwrap();
-    std::fs::write(
-        p.path("config/credentials.conf"),
-        format!(
-            "amqp://guest:guest@127.0.0.1/\nsftp://{}@127.0.0.1:{}/ ssh_keyfile={}\n",
-            sshd.user,
-            sshd.port,
-            sshd.key.display()
-        ),
-    )
-    .unwrap();
+    sftp_credentials(&p, &sshd);
     p.config(
         "subscribe",
         "s",
@@ -136,16 +106,7 @@ fn sender_sends_a_posted_tree_over_sftp_and_applies_removes() {
     let x = format!("xs_guest_send{}", unique());
     let src = p.path("src");
     let tree = common::make_tree(&src, 30, 10, 2 << 20);
-    std::fs::write(
-        p.path("config/credentials.conf"),
-        format!(
-            "amqp://guest:guest@127.0.0.1/\nsftp://{}@127.0.0.1:{}/ ssh_keyfile={}\n",
-            sshd.user,
-            sshd.port,
-            sshd.key.display()
-        ),
-    )
-    .unwrap();
+    sftp_credentials(&p, &sshd);
     p.config(
         "post",
         "t",
@@ -255,16 +216,7 @@ fn sender_refuses_relpaths_that_escape_base_dir() {
     std::fs::create_dir_all(&base).unwrap();
     std::fs::write(p.path("secret.txt"), b"must never be sent\n").unwrap();
     std::fs::write(base.join("ok.txt"), b"fine\n").unwrap();
-    std::fs::write(
-        p.path("config/credentials.conf"),
-        format!(
-            "amqp://guest:guest@127.0.0.1/\nsftp://{}@127.0.0.1:{}/ ssh_keyfile={}\n",
-            sshd.user,
-            sshd.port,
-            sshd.key.display()
-        ),
-    )
-    .unwrap();
+    sftp_credentials(&p, &sshd);
     p.config(
         "sender",
         "e",
@@ -367,16 +319,7 @@ fn poll_announces_an_sftp_directory_once_and_changes_again() {
         std::fs::write(dir.join(n), vec![b'x'; size]).unwrap();
     }
     std::fs::write(dir.join(".hidden"), b"inflight").unwrap();
-    std::fs::write(
-        p.path("config/credentials.conf"),
-        format!(
-            "amqp://guest:guest@127.0.0.1/\nsftp://{}@127.0.0.1:{}/ ssh_keyfile={}\n",
-            sshd.user,
-            sshd.port,
-            sshd.key.display()
-        ),
-    )
-    .unwrap();
+    sftp_credentials(&p, &sshd);
     let base = format!("sftp://{}@127.0.0.1:{}/", sshd.user, sshd.port);
     p.config(
         "poll",

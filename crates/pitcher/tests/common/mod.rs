@@ -2,6 +2,7 @@
 //! child processes, service checks (skip without CI, fail with CI=true).
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod amqp;
 pub mod mirror;
 pub mod tap;
 
