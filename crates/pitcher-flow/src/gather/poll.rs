@@ -26,6 +26,13 @@ struct Found {
     mtime: Option<SystemTime>,
 }
 
+/// A listed name worth announcing: a plain file name. Hidden and inflight files (`.name`), `.`,
+/// `..`, and names a hostile listing could use to point elsewhere (a `/`, a NUL, empty) are
+/// skipped.
+fn announceable(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && !name.contains('/') && !name.contains('\0')
+}
+
 /// The poll's gatherer.
 pub struct Poller {
     url: url::Url,
@@ -156,7 +163,7 @@ impl Poller {
         let html = String::from_utf8_lossy(&page);
         Ok(parse_index_page(&html)
             .into_iter()
-            .filter(|e| !e.is_dir)
+            .filter(|e| !e.is_dir && announceable(&e.name))
             .map(|e| Found {
                 name: e.name,
                 size: e.size,
@@ -181,12 +188,36 @@ impl Poller {
         let entries = s.list(&path).await?;
         Ok(entries
             .into_iter()
-            .filter(|e| !e.is_dir && !e.name.starts_with('.'))
+            .filter(|e| !e.is_dir && announceable(&e.name))
             .map(|e| Found {
                 name: e.name,
                 size: e.size,
                 mtime: e.mtime,
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::announceable;
+
+    #[test]
+    fn only_plain_file_names_are_announced() {
+        for ok in ["a.txt", "20261122T10:15Z.grib2", "with space", "ünïcode"] {
+            assert!(announceable(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            ".hidden",
+            ".a.txt",
+            "../../etc/passwd",
+            "a/b",
+            "a\0b",
+        ] {
+            assert!(!announceable(bad), "{bad:?}");
+        }
     }
 }
