@@ -5,7 +5,6 @@
 
 mod common;
 
-
 use common::amqp::publish;
 use common::tap::Tap;
 use common::{Pump, service, unique};
