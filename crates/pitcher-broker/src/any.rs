@@ -76,6 +76,13 @@ impl Consumer for AnyConsumer {
         }
     }
 
+    async fn ack_all(&mut self, tokens: &[AckToken]) -> Result<(), BrokerError> {
+        match self {
+            AnyConsumer::Amqp(c) => c.ack_all(tokens).await,
+            AnyConsumer::Mqtt(c) => c.ack_all(tokens).await,
+        }
+    }
+
     fn stats(&self) -> &ConsumerStats {
         match self {
             AnyConsumer::Amqp(c) => c.stats(),

@@ -21,6 +21,23 @@ pub trait Consumer: Send {
     /// since been lost) are dropped with a warning.
     fn ack(&mut self, token: AckToken) -> impl Future<Output = Result<(), BrokerError>> + Send;
 
+    /// Acknowledges several messages (a pass's worth). The first failure is returned; what was
+    /// not acknowledged is redelivered by the broker.
+    fn ack_all(
+        &mut self,
+        tokens: &[AckToken],
+    ) -> impl Future<Output = Result<(), BrokerError>> + Send {
+        async move {
+            let mut first = None;
+            for t in tokens {
+                if let Err(e) = self.ack(*t).await {
+                    first.get_or_insert(e);
+                }
+            }
+            first.map_or(Ok(()), Err)
+        }
+    }
+
     /// Counters since start.
     fn stats(&self) -> &ConsumerStats;
 
@@ -56,6 +73,12 @@ impl Consumer for crate::amqp::AmqpConsumer {
     }
     fn ack(&mut self, token: AckToken) -> impl Future<Output = Result<(), BrokerError>> + Send {
         crate::amqp::AmqpConsumer::ack(self, token)
+    }
+    fn ack_all(
+        &mut self,
+        tokens: &[AckToken],
+    ) -> impl Future<Output = Result<(), BrokerError>> + Send {
+        crate::amqp::AmqpConsumer::ack_all(self, tokens)
     }
     fn stats(&self) -> &ConsumerStats {
         crate::amqp::AmqpConsumer::stats(self)

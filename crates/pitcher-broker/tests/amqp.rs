@@ -84,6 +84,22 @@ async fn drain<C: Consumer>(c: &mut C, want: usize, ack: bool) -> Vec<Received> 
     got
 }
 
+/// After the connection was cut: receives until `want` messages came back, tolerating the
+/// connection errors of the reconnect (its back-off) for up to ~15 s.
+async fn receive_across_a_cut(c: &mut AmqpConsumer, want: usize) -> Vec<Received> {
+    let mut again = Vec::new();
+    for _ in 0..60 {
+        match c.receive(100, Duration::from_millis(250)).await {
+            Ok(v) => again.extend(v),
+            Err(e) => assert!(e.is_connection_problem(), "{e:?}"),
+        }
+        if again.len() >= want {
+            break;
+        }
+    }
+    again
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_with_confirms_then_consume_everything() {
     if !rabbit() {
@@ -345,16 +361,7 @@ async fn connection_loss_is_survived_and_stale_acks_are_dropped() {
     assert_eq!(first.len(), 3);
     proxy.cut();
     // The consumer notices, reconnects after its back-off, and gets the unacked messages again.
-    let mut again = Vec::new();
-    for _ in 0..60 {
-        match c.receive(10, Duration::from_millis(250)).await {
-            Ok(v) => again.extend(v),
-            Err(e) => assert!(e.is_connection_problem(), "{e:?}"),
-        }
-        if again.len() >= 3 {
-            break;
-        }
-    }
+    let again = receive_across_a_cut(&mut c, 3).await;
     assert_eq!(again.len(), 3, "redelivered after reconnect");
     assert!(again.iter().all(|r| r.redelivered));
     assert_eq!(c.stats().reconnects, 1);
@@ -396,4 +403,58 @@ async fn publishes_during_an_outage_are_reported_unconfirmed() {
             .all(|r| r.as_ref().is_err_and(BrokerError::is_connection_problem)),
         "{results:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_all_acknowledges_a_pass_and_drops_stale_tokens() {
+    if !rabbit() {
+        return;
+    }
+    let mut p = publisher().await;
+    let proxy = Proxy::start(0, SocketAddr::from(([127, 0, 0, 1], 5672))).await;
+    let test = unique("ackall");
+    let q = queue(&test);
+    let mut c = AmqpConsumer::new(endpoint(proxy.port), q.clone(), 100, T, "pitcher-test");
+    c.connect().await.unwrap();
+    assert!(
+        p.publish(&(0..60).map(|i| message(&test, i)).collect::<Vec<_>>())
+            .await
+            .iter()
+            .all(Result::is_ok)
+    );
+    let got = drain(&mut c, 60, false).await;
+    assert_eq!(got.len(), 60);
+    // Acknowledge 40 of them in one call; the other 20 stay unacknowledged.
+    let (acked, held) = got.split_at(40);
+    let tokens: Vec<_> = acked.iter().map(|r| r.token).collect();
+    c.ack_all(&tokens).await.unwrap();
+    assert_eq!(c.stats().acked, 40);
+    // After a cut, the 20 come back; acking the old tokens for them drops them as stale.
+    proxy.cut();
+    let again = receive_across_a_cut(&mut c, 20).await;
+    let held_names: HashSet<_> = held.iter().map(|r| r.message.rel_path.clone()).collect();
+    let again_names: HashSet<_> = again.iter().map(|r| r.message.rel_path.clone()).collect();
+    assert_eq!(
+        held_names, again_names,
+        "exactly the unacknowledged ones come back"
+    );
+    let mixed: Vec<_> = held
+        .iter()
+        .map(|r| r.token)
+        .chain(again.iter().map(|r| r.token))
+        .collect();
+    c.ack_all(&mixed).await.unwrap();
+    assert_eq!(c.stats().stale_acks, 20);
+    assert_eq!(c.stats().acked, 60);
+    c.close().await;
+    // Nothing is left on the queue for a new consumer.
+    let mut d = consumer(q, 100).await;
+    assert!(
+        d.receive(10, Duration::from_millis(500))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    d.close().await;
+    p.close().await;
 }

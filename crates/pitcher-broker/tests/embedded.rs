@@ -105,7 +105,7 @@ fn outgoing(test: &str, i: usize) -> pitcher_broker::Outgoing {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn queued_messages_survive_a_broker_restart_from_its_data_dir() {
+async fn queued_messages_survive_a_broker_restart_from_its_data_dir_and_orphans_go() {
     use pitcher_broker::mqtt::{MqttConsumer, MqttPublisher};
     use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
@@ -125,8 +125,22 @@ async fn queued_messages_survive_a_broker_restart_from_its_data_dir() {
     assert!(p.publish(&out).await.iter().all(Result::is_ok));
     p.close().await;
     b.shutdown().await.unwrap();
+    // What a broker killed between a temp file's creation and its rename leaves behind: the next
+    // start removes it (vendor/mqtt5 patch) and keeps the real queue files.
+    let session_dir = std::fs::read_dir(dir.path().join("queues"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.path().is_dir())
+        .expect("a session queue directory")
+        .path();
+    let orphan = session_dir.join("00000000000000000001.tmp.99999.7");
+    std::fs::write(&orphan, b"{half a messa").unwrap();
     // A new broker from the same data directory still holds them for the session.
     let b = broker(dir.path()).await;
+    assert!(
+        !orphan.exists(),
+        "the temp file of an interrupted write was left behind"
+    );
     let mut c = MqttConsumer::new(e(b.local_addr().port()), q, 1, 100, t);
     let mut names = std::collections::HashSet::new();
     for _ in 0..40 {

@@ -514,3 +514,69 @@ async fn amqps_certificate_for_another_host_is_refused() {
     );
     assert!(err.to_string().contains("not valid for name"), "{err}");
 }
+
+/// Polls `inner` in a task whose cooperative budget has only `left` units on the first poll.
+/// When the budget runs out inside a TLS write, tokio's socket answers "pending", rustls keeps
+/// the record and reports the bytes as written: unless the writer flushes, that publish stays in
+/// rustls' buffer until the next write (a keepalive, 30 s later). CI saw exactly that: the last
+/// publish of a batch waiting 10 s for a PUBACK the broker never had a chance to send.
+async fn with_budget_left<F: std::future::Future>(left: usize, inner: F) -> F::Output {
+    let mut inner = std::pin::pin!(inner);
+    let mut first = true;
+    std::future::poll_fn(move |cx| {
+        if first {
+            first = false;
+            // A fresh task poll has a budget of 128.
+            for _ in left..128 {
+                match tokio::task::coop::poll_proceed(cx) {
+                    std::task::Poll::Ready(r) => r.made_progress(),
+                    std::task::Poll::Pending => break,
+                }
+            }
+        }
+        inner.as_mut().poll(cx)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtts_publish_is_sent_whatever_the_task_budget() {
+    let Some(certs) = Certs::generate() else {
+        return;
+    };
+    let Some(m) = tls_mosquitto(&certs) else {
+        return;
+    };
+    let test = "budget";
+    let q = mqtt_queue(test);
+    let mut c = MqttConsumer::new(mqtts(m.port, lax()), q.clone(), 1, 50, T);
+    c.connect().await.unwrap();
+    let mut p = MqttPublisher::new(
+        mqtts(m.port, lax()),
+        Duration::from_secs(3),
+        unique("pitcher-tls-pub-"),
+    );
+    p.connect().await.unwrap();
+    let mut failed = Vec::new();
+    for left in 0..128 {
+        let batch = vec![mqtt_message(test, left)];
+        let (back, results) = tokio::spawn(async move {
+            let results = with_budget_left(left, p.publish(&batch)).await;
+            (p, results)
+        })
+        .await
+        .unwrap();
+        p = back;
+        if let Some(Err(e)) = results.into_iter().next() {
+            failed.push(format!("budget {left}: {e}"));
+            p.connect().await.unwrap();
+        }
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+    assert_eq!(drain(&mut c, 128).await.len(), 128);
+    c.close().await;
+    p.close().await;
+    pitcher_broker::mqtt::delete_session(&mqtts(m.port, lax()), &format!("{}_i01", q.name), T)
+        .await
+        .unwrap();
+}

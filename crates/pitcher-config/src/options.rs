@@ -350,7 +350,7 @@ options! {
     force_polling: bool = false; "force_polling"; FLAG;
         "watch: poll the tree instead of using file system events.";
     recursive: bool = true; "recursive"; FLAG;
-        "watch/post: descend into subdirectories.";
+        "watch/post/poll: descend into subdirectories.";
     realpath_post: bool = false; "realpathPost"; FLAG;
         "Post the real path (symbolic links resolved).";
     post_on_start: bool = false; "post_on_start"; FLAG;

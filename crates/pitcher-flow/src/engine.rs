@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use crate::error::FlowError;
 use crate::filter::filter_item;
+use crate::gather::LocalGather;
 use crate::gather::files::{FileSettings, FileWalker};
 use crate::item::{Disposition, Item, Origin};
 use crate::logline;
@@ -69,8 +70,25 @@ pub struct RunSummary {
 
 enum Gather {
     Broker(AnyConsumer),
-    Files(Option<FileWalker>),
-    Poll(Box<crate::gather::poll::Poller>),
+    /// A walk (`post`) or a watch, run on a blocking thread (taken out while it runs).
+    Local(Option<Box<dyn LocalGather>>),
+    Poll(Box<crate::gather::poll::PollGather>),
+}
+
+/// Does this flow watch its paths (`watch`, or a `post` with `sleep > 0` as in sr3)?
+fn watching(flow: &LoadedFlow) -> bool {
+    flow.component == Component::Watch || flow.options.sleep > 0.0
+}
+
+impl Gather {
+    /// The broker consumer to acknowledge to, if any.
+    fn consumer(&mut self) -> Option<&mut AnyConsumer> {
+        match self {
+            Gather::Broker(c) => Some(c),
+            Gather::Poll(p) => p.consumer(),
+            Gather::Local(_) => None,
+        }
+    }
 }
 
 fn now_f() -> f64 {
@@ -128,7 +146,27 @@ impl Engine {
             reason,
         };
         let gather = match (consumer, flow.component) {
+            (c, Component::Poll) => Gather::Poll(Box::new(crate::gather::poll::build(
+                &flow, c, &state_dir, instance,
+            )?)),
             (Some(c), _) => Gather::Broker(c),
+            (None, Component::Watch) | (None, Component::Post) if watching(&flow) => {
+                let settings = FileSettings::from_options(o).map_err(&cfg_err)?;
+                let mut roots = Vec::new();
+                for p in o.path.iter().map(PathBuf::from).chain(paths) {
+                    let abs = std::path::absolute(&p)
+                        .map_err(|e| cfg_err(format!("cannot watch {}: {e}", p.display())))?;
+                    roots.push(abs);
+                }
+                if roots.is_empty() {
+                    return Err(cfg_err("nothing to watch: give paths or set path".into()));
+                }
+                let ws = crate::gather::watch::WatchSettings::from_options(o);
+                let label = format!("{id} (posting to {})", o.post_exchanges().join(","));
+                let w = crate::gather::watch::Watcher::start(roots, settings, ws, label)
+                    .map_err(&cfg_err)?;
+                Gather::Local(Some(Box::new(w)))
+            }
             (None, Component::Post) => {
                 let settings = FileSettings::from_options(o).map_err(&cfg_err)?;
                 let mut all: Vec<PathBuf> = o.path.iter().map(PathBuf::from).collect();
@@ -136,42 +174,7 @@ impl Engine {
                 if all.is_empty() {
                     return Err(cfg_err("nothing to post: give paths or set path".into()));
                 }
-                Gather::Files(Some(FileWalker::new(all, settings)))
-            }
-            (None, Component::Poll) => {
-                if !o.vip.is_empty() {
-                    return Err(cfg_err(
-                        "vip (several poll nodes) is not supported by this version of pitcher yet: run one poll without vip".into(),
-                    ));
-                }
-                let Some(poll_url) = o.poll_url.as_ref() else {
-                    return Err(cfg_err("poll needs pollUrl (the server to list)".into()));
-                };
-                let mut url = url::Url::parse(&poll_url.to_string())
-                    .map_err(|e| cfg_err(format!("pollUrl is not a URL: {e}")))?;
-                let remote = crate::work::remote_options(&flow, &mut url);
-                let fetcher = Fetcher::new(FetchOptions {
-                    timeout: remote.timeout,
-                    auth: None,
-                    tls_verify: remote.tls_verify,
-                })
-                .map_err(|source| FlowError::Transfer {
-                    flow: id.clone(),
-                    source,
-                })?
-                .with_remote(crate::work::remote_fetch_options(&flow));
-                let interval = if o.scheduled_interval > 0.0 {
-                    o.scheduled_interval
-                } else {
-                    300.0
-                };
-                Gather::Poll(Box::new(crate::gather::poll::Poller::new(
-                    url,
-                    o.path.clone(),
-                    fetcher,
-                    remote,
-                    secs(interval),
-                )))
+                Gather::Local(Some(Box::new(FileWalker::new(all, settings))))
             }
             (None, c) => {
                 return Err(cfg_err(format!(
@@ -308,35 +311,30 @@ impl Engine {
                 };
                 self.metrics.malformed += c.stats().bad - before;
                 got.into_iter()
-                    .map(|r| Item::new(r.message, Origin::Broker(r.token)))
+                    .map(|r| Item::delivered(r.message, r.token, r.redelivered))
                     .collect()
             }
-            Gather::Poll(p) => {
-                let got = tokio::select! {
-                    v = p.next_batch(max, wait) => v,
-                    _ = stop.changed() => Vec::new(),
-                };
-                got.into_iter()
-                    .map(|m| Item::new(m, Origin::Local))
-                    .collect()
-            }
-            Gather::Files(walker) => {
-                let Some(mut w) = walker.take() else {
+            Gather::Poll(p) => tokio::select! {
+                v = p.gather(max, wait) => v,
+                _ = stop.changed() => Vec::new(),
+            },
+            Gather::Local(slot) => {
+                let Some(mut g) = slot.take() else {
                     return Vec::new();
                 };
-                let (w, batch) = match tokio::task::spawn_blocking(move || {
-                    let b = w.next_batch(max);
-                    (w, b)
+                let (g, batch) = match tokio::task::spawn_blocking(move || {
+                    let b = g.next_batch(max, wait);
+                    (g, b)
                 })
                 .await
                 {
                     Ok(r) => r,
                     Err(e) => {
-                        tracing::error!("file walk failed: {e}");
+                        tracing::error!("reading the file system failed: {e}");
                         return Vec::new();
                     }
                 };
-                *walker = Some(w);
+                *slot = Some(g);
                 batch
                     .into_iter()
                     .filter_map(|r| match r {
@@ -352,7 +350,7 @@ impl Engine {
     }
 
     fn files_done(&self) -> bool {
-        matches!(&self.gather, Gather::Files(Some(w)) if w.is_done())
+        matches!(&self.gather, Gather::Local(Some(g)) if g.is_done())
     }
 
     /// Work retries, when fresh traffic leaves room (fresh data has priority).
@@ -452,21 +450,44 @@ impl Engine {
                 }
             }
         }
-        if let Some((cache, _)) = self.nodupe.as_mut()
-            && let Err(e) = cache.flush()
-        {
-            tracing::error!("nodupe cache: {e}");
+        // poll with vip: its own posts only feed nodupe (sr3 poll_catching_up).
+        if matches!(&self.gather, Gather::Poll(p) if p.catching_up()) {
+            for it in &items {
+                if let (Origin::Broker(token), Some(c)) = (&it.origin, self.gather.consumer())
+                    && let Err(e) = c.ack(*token).await
+                {
+                    tracing::warn!("ack failed (the broker will redeliver): {e}");
+                }
+            }
+            self.flush_nodupe();
+            return fresh;
         }
 
         // work
         if let Some(sender) = &self.sender {
             let limit =
                 usize::try_from(self.flow.options.transfer_concurrency.clamp(1, 256)).unwrap_or(4);
-            futures_util::stream::iter(items.iter_mut().filter(|i| i.is_live()))
-                .for_each_concurrent(limit, |it| sender.send(it))
-                .await;
+            // Remote directories first and their removals last, so that the entries of a
+            // renamed directory (sent concurrently) find the new one and have left the old.
+            let phase = |it: &Item| match it.msg.file_op.as_ref().map(|o| o.kind()) {
+                Some(pitcher_core::FileOpKind::Mkdir) => 0,
+                Some(pitcher_core::FileOpKind::Rmdir) => 2,
+                _ => 1,
+            };
+            for p in 0..3 {
+                let live = items.iter_mut().filter(|i| i.is_live() && phase(i) == p);
+                if p == 1 {
+                    futures_util::stream::iter(live)
+                        .for_each_concurrent(limit, |it| sender.send(it))
+                        .await;
+                } else {
+                    for it in live {
+                        sender.send(it).await;
+                    }
+                }
+            }
             for it in &items {
-                if it.downloaded {
+                if it.downloaded && !it.reused {
                     self.metrics.files += 1;
                     self.metrics.bytes += it.bytes;
                 }
@@ -478,7 +499,7 @@ impl Engine {
                 .for_each_concurrent(limit, |it| worker.download(it))
                 .await;
             for it in &items {
-                if it.downloaded {
+                if it.downloaded && !it.reused {
                     self.metrics.files += 1;
                     self.metrics.bytes += it.bytes;
                 }
@@ -539,7 +560,8 @@ impl Engine {
         // post
         let post_durable = self.post_items(&mut items).await;
 
-        // acknowledge
+        // acknowledge (the broker's messages all at once)
+        let mut acks = Vec::new();
         for it in &items {
             let failed = matches!(it.disposition, Disposition::Failed { .. });
             if failed && !spooled_ok {
@@ -549,13 +571,7 @@ impl Engine {
                 continue;
             }
             match it.origin {
-                Origin::Broker(token) => {
-                    if let Gather::Broker(c) = &mut self.gather
-                        && let Err(e) = c.ack(token).await
-                    {
-                        tracing::warn!("ack failed (the broker will redeliver): {e}");
-                    }
-                }
+                Origin::Broker(token) => acks.push(token),
                 Origin::WorkRetry(id) => {
                     if let Err(e) = self.work_spool.done(id) {
                         tracing::error!("work retry spool: {e}");
@@ -564,8 +580,26 @@ impl Engine {
                 Origin::Local => {}
             }
         }
+        if !acks.is_empty()
+            && let Some(c) = self.gather.consumer()
+            && let Err(e) = c.ack_all(&acks).await
+        {
+            tracing::warn!("ack failed (the broker will redeliver): {e}");
+        }
+        // Only now is what this pass saw recorded on disk: a crash before this point gets the
+        // messages redelivered, and they must not then be taken for duplicates of themselves
+        // (that lost files when sarra or winnow was killed mid-pass).
+        self.flush_nodupe();
         self.replay_posts().await;
         fresh.max(items.len())
+    }
+
+    fn flush_nodupe(&mut self) {
+        if let Some((cache, _)) = self.nodupe.as_mut()
+            && let Err(e) = cache.flush()
+        {
+            tracing::error!("nodupe cache: {e}");
+        }
     }
 
     /// Post the items whose work is done. Returns false when neither the broker nor the post
@@ -761,8 +795,10 @@ impl Engine {
     }
 
     async fn close(&mut self) {
-        if let Gather::Broker(c) = &mut self.gather {
-            c.close().await;
+        match &mut self.gather {
+            Gather::Broker(c) => c.close().await,
+            Gather::Poll(p) => p.close().await,
+            Gather::Local(_) => {}
         }
         if let Some(p) = self.publisher.as_mut() {
             p.close().await;

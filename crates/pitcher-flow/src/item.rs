@@ -56,6 +56,12 @@ pub struct Item {
     pub bytes: u64,
     /// Did the work step write a file (then `retrievePath` is dropped when posting)?
     pub downloaded: bool,
+    /// The broker delivered it before (to this or another instance, which may have died after
+    /// its work but before posting).
+    pub redelivered: bool,
+    /// The file was already in place and the redelivered message is forwarded without a
+    /// transfer (`downloaded` is also set; not counted as a transfer in the metrics).
+    pub reused: bool,
 }
 
 impl Item {
@@ -70,6 +76,8 @@ impl Item {
             first_queued: None,
             bytes: 0,
             downloaded: false,
+            redelivered: false,
+            reused: false,
         }
     }
 
@@ -86,6 +94,13 @@ impl Item {
         self.disposition = Disposition::Failed {
             reason: reason.into(),
         };
+    }
+
+    /// A broker delivery, marked when the broker says it delivered it before.
+    pub fn delivered(msg: Message, token: AckToken, redelivered: bool) -> Self {
+        let mut it = Item::new(msg, Origin::Broker(token));
+        it.redelivered = redelivered;
+        it
     }
 
     /// Is it still going forward?

@@ -78,6 +78,12 @@ pub fn rewrite(item: &mut Item, s: Option<&PostSettings>) {
     if item.downloaded {
         m.retrieve_path = None;
     }
+    if let Some(serde_json::Value::String(old)) = m.local.other.remove(crate::work::OLD_LOCAL_PATH)
+        && let Some(op) = m.file_op.as_mut()
+        && op.rename.is_some()
+    {
+        op.rename = Some(old);
+    }
     let Some(s) = s else { return };
     if s.source_from_exchange
         && let Some(x) = &m.local.exchange

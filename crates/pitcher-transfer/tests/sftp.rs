@@ -388,3 +388,42 @@ async fn a_server_that_never_answers_times_out() {
     let err = f.open(&url, 0, None).await.expect_err("silent server");
     assert!(err.is_transient(), "{err}");
 }
+
+/// A missing file is a prompt, permanent NotFound, relative or absolute, through `Remote` and
+/// through the `Fetcher` (which a flow uses); it never waits for the timeout.
+#[tokio::test]
+async fn missing_files_fail_at_once() {
+    let Some(sshd) = Sshd::start() else { return };
+    let started = std::time::Instant::now();
+    let mut r = Remote::connect(&sshd.url(""), &sshd.options(T))
+        .await
+        .expect("connect");
+    for path in ["nope/missing.bin", "/nope/missing.bin"] {
+        let Err(err) = r.get(path, 0).await else {
+            panic!("{path} found")
+        };
+        assert!(
+            matches!(err, TransferError::NotFound { .. }),
+            "{path}: {err:?}"
+        );
+    }
+    let fetcher = Fetcher::new(FetchOptions {
+        timeout: T,
+        auth: None,
+        tls_verify: true,
+    })
+    .expect("fetcher")
+    .with_remote(RemoteFetchOptions {
+        credentials: sshd.options(T).credentials,
+        known_hosts: sshd.options(T).known_hosts,
+        ..Default::default()
+    });
+    for path in ["nope/missing.bin", "/nope/missing.bin"] {
+        let url = sshd.url(path);
+        let Err(err) = fetcher.open(&url, 0, None).await else {
+            panic!("{path} found")
+        };
+        assert!(err.is_permanent(), "{path}: {err:?}");
+    }
+    assert!(started.elapsed() < T, "took {:?}", started.elapsed());
+}

@@ -6,13 +6,15 @@ use anyhow::{Context, bail};
 use pitcher_broker::{Binding, Endpoint, QueueSpec, TlsSettings};
 use pitcher_config::{Component, ConfigUrl, Credential, CredentialError, LoadedFlow};
 
-/// Does this component read a broker queue? (post and watch never do; poll only to follow its
-/// own output when it has a vip, which `declare` does not need.)
-pub fn consumes(component: Component) -> bool {
-    !matches!(
-        component,
-        Component::Post | Component::Watch | Component::Poll | Component::Cpost
-    )
+/// Does this flow read a broker queue? (post and watch never do; a poll only with `vip`, to
+/// follow its own output.)
+pub fn consumes(flow: &LoadedFlow) -> bool {
+    match flow.component {
+        // A poll with vip subscribes to its own output to keep its nodupe cache current.
+        Component::Poll => !flow.options.vip.is_empty(),
+        Component::Post | Component::Watch | Component::Cpost => false,
+        _ => true,
+    }
 }
 
 fn endpoint(

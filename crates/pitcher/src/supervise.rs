@@ -106,7 +106,7 @@ fn has_glob(p: &str) -> bool {
 /// together all use the same queue (the default name has a random part; sr3 has instances N > 1
 /// wait for instance 1 for the same reason).
 pub fn settle_queue(flow: &mut LoadedFlow) -> anyhow::Result<()> {
-    if crate::brokers::consumes(flow.component) && flow.options.broker.is_some() {
+    if crate::brokers::consumes(flow) && flow.options.broker.is_some() {
         crate::state::settle_queue_name(flow)?;
     }
     Ok(())

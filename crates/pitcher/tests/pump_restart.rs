@@ -23,6 +23,7 @@ fn plan() -> Plan {
         sarra_extra: "messageRateMax 40".to_string(),
         disrupt_after: 20,
         wait_secs: 240,
+        ..Plan::default()
     }
 }
 

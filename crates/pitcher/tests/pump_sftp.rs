@@ -216,6 +216,13 @@ fn sender_refuses_relpaths_that_escape_base_dir() {
     std::fs::create_dir_all(&base).unwrap();
     std::fs::write(p.path("secret.txt"), b"must never be sent\n").unwrap();
     std::fs::write(base.join("ok.txt"), b"fine\n").unwrap();
+    // Symbolic links inside baseDir that lead out of it (a file, a directory) are not followed;
+    // one that stays inside is.
+    std::fs::create_dir_all(p.path("outside")).unwrap();
+    std::fs::write(p.path("outside/also.txt"), b"must never be sent either\n").unwrap();
+    std::os::unix::fs::symlink(p.path("secret.txt"), base.join("link.txt")).unwrap();
+    std::os::unix::fs::symlink("../outside", base.join("outdir")).unwrap();
+    std::os::unix::fs::symlink("ok.txt", base.join("inside.txt")).unwrap();
     sftp_credentials(&p, &sshd);
     p.config(
         "sender",
@@ -246,10 +253,15 @@ fn sender_refuses_relpaths_that_escape_base_dir() {
         &[
             msg("../secret.txt"),
             msg("a/../../secret.txt"),
+            msg("link.txt"),
+            msg("outdir/also.txt"),
             msg("ok.txt"),
+            msg("inside.txt"),
         ],
     );
-    let ok = wait_for(30, || sshd.root.join("out/ok.txt").exists());
+    let ok = wait_for(30, || {
+        sshd.root.join("out/ok.txt").exists() && sshd.root.join("out/inside.txt").exists()
+    });
     std::thread::sleep(Duration::from_millis(500));
     let status = p.stop("sender");
     let log = p.log("sender");
@@ -260,6 +272,14 @@ fn sender_refuses_relpaths_that_escape_base_dir() {
         "secret sent:\n{log}"
     );
     assert!(log.contains("rejected: 403"), "{log}");
+    for gone in ["out/link.txt", "out/outdir/also.txt", "out/also.txt"] {
+        assert!(!sshd.root.join(gone).exists(), "{gone} sent:\n{log}");
+    }
+    assert_eq!(
+        std::fs::read(sshd.root.join("out/inside.txt")).unwrap(),
+        b"fine\n"
+    );
+    assert_eq!(log.matches("rejected: 403").count(), 4, "{log}");
     let _ = p.run(&["cleanup", "sender/e"]);
 }
 
@@ -282,8 +302,17 @@ fn check_polled(
     changed: &str,
     log: &str,
 ) {
-    let want: Vec<String> = names.iter().map(|(n, _)| format!("in/{n}")).collect();
+    // `recursive` (default on) lists in/sub too; `mkdir` in fileEvents announces it once.
+    let mut want: Vec<String> = names.iter().map(|(n, _)| format!("in/{n}")).collect();
+    want.push("in/sub".into());
+    want.sort();
     assert_eq!(got.keys().cloned().collect::<Vec<_>>(), want, "{log}");
+    let (count, dir) = &got["in/sub"];
+    assert_eq!(*count, 1, "in/sub announced {count} times\n{log}");
+    assert!(
+        dir.file_op.as_ref().is_some_and(|f| f.directory.is_some()),
+        "{dir:?}"
+    );
     for (n, size) in names {
         let (count, m) = &got[&format!("in/{n}")];
         let expect = if *n == changed { 2 } else { 1 };
@@ -385,4 +414,81 @@ fn poll_announces_an_http_index_once_and_changes_again() {
     });
     let got = tap.drain();
     check_polled(&got, &base, &names, "c.dat", &log);
+}
+
+#[test]
+fn subscribe_finds_host_port_user_and_key_in_ssh_config() {
+    if !service("127.0.0.1:5672", "RabbitMQ") {
+        return;
+    }
+    let Some(sshd) = servers::Sshd::start() else {
+        return;
+    };
+    let mut p = Pump::new();
+    let x = format!("xs_guest_sshcfg{}", unique());
+    let dest = p.path("dest");
+    std::fs::create_dir_all(sshd.root.join("src")).unwrap();
+    let data = b"found through ~/.ssh/config\n".to_vec();
+    std::fs::write(sshd.root.join("src/cfg.txt"), &data).unwrap();
+    // Only the broker in credentials.conf: host, port, user and key come from ~/.ssh/config.
+    std::fs::write(
+        p.path("config/credentials.conf"),
+        "amqp://guest:guest@127.0.0.1/\n",
+    )
+    .unwrap();
+    let home = p.path("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::write(
+        home.join(".ssh/config"),
+        format!(
+            "Host datasource\n    HostName 127.0.0.1\n    Port {}\n    User {}\n    IdentityFile {}\n",
+            sshd.port,
+            sshd.user,
+            sshd.key.display()
+        ),
+    )
+    .unwrap();
+    p.config(
+        "subscribe",
+        "c",
+        &format!(
+            "broker amqp://guest@127.0.0.1/\nexchange {x}\nexpire 5m\nsubtopic #\ndirectory {}\nmirror on\nsshKnownHosts {}\naccept .*\n",
+            dest.display(),
+            sshd.known_hosts.display()
+        ),
+    );
+    publish(&x, &[]);
+    let out = p.run(&["declare", "subscribe/c"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log_path = p.path("log/sub.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let child = p
+        .command(&["foreground", "subscribe/c"])
+        .env("HOME", &home)
+        .env("USER", "nobody-by-that-name")
+        .stdin(std::process::Stdio::null())
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    p.children.push(("sub".into(), child));
+    publish(
+        &x,
+        &[format!(
+            "{{\"pubTime\": \"20261122T000000.0\", \"baseUrl\": \"sftp://datasource\", \"relPath\": \"src/cfg.txt\", \"size\": {}, \"identity\": {{\"method\": \"sha512\", \"value\": \"{}\"}}}}",
+            data.len(),
+            sha512_b64(&data)
+        )],
+    );
+    let ok = wait_for(60, || dest.join("src/cfg.txt").exists());
+    let status = p.stop("sub");
+    let log = p.log("sub");
+    assert!(ok, "never arrived:\n{log}");
+    assert!(status.success(), "{log}");
+    assert_eq!(std::fs::read(dest.join("src/cfg.txt")).unwrap(), data);
+    let _ = p.run(&["cleanup", "subscribe/c"]);
 }

@@ -305,36 +305,59 @@ impl AmqpConsumer {
     /// Acknowledges a message whose work is durable. A token from an earlier connection is
     /// skipped with a warning: the broker has already requeued that message.
     pub async fn ack(&mut self, token: AckToken) -> Result<(), BrokerError> {
-        let Some(live) = self
-            .live
-            .as_ref()
-            .filter(|_| token.connection == self.generation)
-        else {
-            self.stats.stale_acks += 1;
-            warn!(broker = %self.endpoint, "stale acknowledgement dropped (from a previous connection; the broker redelivers that message)");
+        self.ack_all(std::slice::from_ref(&token)).await
+    }
+
+    /// Acknowledges several messages at once: the acks are handed to lapin together (one
+    /// cross-thread round trip for the lot, not one per message). Stale tokens are dropped as
+    /// in [`ack`](Self::ack). The first failure drops the connection and is returned; the broker
+    /// redelivers whatever was not acknowledged.
+    pub async fn ack_all(&mut self, tokens: &[AckToken]) -> Result<(), BrokerError> {
+        let stale = tokens
+            .iter()
+            .filter(|t| t.connection != self.generation || self.live.is_none())
+            .count();
+        if stale > 0 {
+            self.stats.stale_acks += stale as u64;
+            if stale == 1 {
+                warn!(broker = %self.endpoint, "stale acknowledgement dropped (from a previous connection; the broker redelivers that message)");
+            } else {
+                warn!(broker = %self.endpoint, "{stale} stale acknowledgements dropped (from a previous connection; the broker redelivers those messages)");
+            }
+        }
+        let Some(live) = self.live.as_ref() else {
             return Ok(());
         };
-        let r = timed(
-            self.timeout,
-            &self.endpoint.masked(),
-            "basic.ack",
-            live.channel
-                .basic_ack(token.tag, BasicAckOptions::default()),
-        )
-        .await;
-        match r {
-            Ok(Ok(())) => {
-                self.stats.acked += 1;
-                Ok(())
+        let broker = self.endpoint.masked();
+        let timeout = self.timeout;
+        let acks = tokens
+            .iter()
+            .filter(|t| t.connection == self.generation)
+            .map(|t| {
+                timed(
+                    timeout,
+                    &broker,
+                    "basic.ack",
+                    live.channel.basic_ack(t.tag, BasicAckOptions::default()),
+                )
+            });
+        let mut failure = None;
+        for r in futures_util::future::join_all(acks).await {
+            match r {
+                Ok(Ok(())) => self.stats.acked += 1,
+                Ok(Err(e)) => {
+                    failure.get_or_insert_with(|| lost(&self.endpoint, &e));
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
             }
-            Ok(Err(e)) => {
-                let err = lost(&self.endpoint, &e);
+        }
+        match failure {
+            None => Ok(()),
+            Some(err) => {
                 self.drop_connection(&err.to_string());
                 Err(err)
-            }
-            Err(e) => {
-                self.drop_connection(&e.to_string());
-                Err(e)
             }
         }
     }

@@ -18,6 +18,12 @@ use crate::error::BrokerError;
 /// Heartbeat negotiated with the broker, so a dead peer is noticed within about twice this.
 const HEARTBEAT_SECONDS: u16 = 30;
 
+/// The largest frame Pitcher asks for. lapin keeps a send and a receive buffer of 32 frames each,
+/// zero-filled when the connection is tuned: RabbitMQ's default frame_max (128 KiB) made that
+/// 8 MiB resident per connection, most of an idle subscriber's memory (bench/RESULTS.md).
+/// Notification messages are far smaller; a longer body is split over several frames.
+const FRAME_MAX: u32 = 16 * 1024;
+
 /// Opens a connection within `timeout`.
 pub(crate) async fn connect(
     endpoint: &Endpoint,
@@ -41,6 +47,7 @@ pub(crate) async fn connect(
         vhost: endpoint.vhost.clone(),
         query: AMQPQueryString {
             heartbeat: Some(HEARTBEAT_SECONDS),
+            frame_max: Some(FRAME_MAX),
             ..Default::default()
         },
     };

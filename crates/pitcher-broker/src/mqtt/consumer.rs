@@ -133,6 +133,9 @@ impl MqttConsumer {
             .set_session_expiry_interval(Some(expiry))
             .set_receive_maximum(Some(self.receive_maximum))
             .set_manual_acks(true)
+            // rumqttc sizes its outgoing-publish table by this limit (default 65,535 slots,
+            // ~13 MiB written at start); a consumer publishes nothing, it only acknowledges.
+            .set_outgoing_inflight_upper_limit(16)
             .set_keep_alive(Duration::from_secs(30))
             .set_connection_timeout(self.timeout.as_secs().max(1));
         let (client, mut eventloop) = AsyncClient::new(opts, 1024);

@@ -14,7 +14,15 @@ use crate::xattrs;
 pub struct FileWalker {
     pending: VecDeque<PathBuf>,
     roots: Vec<PathBuf>,
-    settings: FileSettings,
+    ann: Announcer,
+}
+
+/// Makes the message for one local path (file, link, directory, removal); shared by the
+/// one-shot walker (`post`) and the watcher (`watch`).
+#[derive(Debug, Clone)]
+pub struct Announcer {
+    /// The poster's settings.
+    pub settings: FileSettings,
 }
 
 /// What the poster needs from the options.
@@ -40,6 +48,8 @@ pub struct FileSettings {
     pub post_links: bool,
     /// `source`.
     pub source: Option<String>,
+    /// `blockSize`: files larger than this (when > 1) are announced in blocks; 0 = 50 MiB.
+    pub block_size: u64,
 }
 
 impl FileSettings {
@@ -67,6 +77,7 @@ impl FileSettings {
             post_directories: o.file_events.contains("mkdir"),
             post_links: o.file_events.contains("link"),
             source: o.source.clone(),
+            block_size: o.block_size,
         })
     }
 }
@@ -77,7 +88,7 @@ impl FileWalker {
         FileWalker {
             pending: paths.iter().cloned().collect(),
             roots: paths,
-            settings,
+            ann: Announcer { settings },
         }
     }
 
@@ -102,29 +113,38 @@ impl FileWalker {
             };
             let ft = meta.file_type();
             if ft.is_symlink() {
-                if self.settings.post_links {
-                    out.push(self.link_message(&p));
+                if self.ann.settings.post_links {
+                    out.push(self.ann.link_message(&p));
                 }
-                if self.settings.follow_symlinks && p.is_dir() {
+                if self.ann.settings.follow_symlinks && p.is_dir() {
                     self.expand_dir(&p, &mut out);
-                } else if self.settings.follow_symlinks && p.is_file() {
-                    out.push(self.file_message(&p));
+                } else if self.ann.settings.follow_symlinks && p.is_file() {
+                    match self.ann.file_messages(&p) {
+                        Ok(v) => out.extend(v.into_iter().map(Ok)),
+                        Err(e) => out.push(Err(e)),
+                    }
                 }
             } else if ft.is_dir() {
                 let is_root = self.roots.contains(&p);
                 let at_base = self
+                    .ann
                     .settings
                     .base_dir
                     .as_deref()
                     .is_some_and(|b| Path::new(b) == p);
-                if self.settings.post_directories && !at_base && !is_root {
-                    out.push(self.dir_message(&p));
+                // sr3 announces the directory named on the command line too, unless it is
+                // post_baseDir itself (its relPath would be empty).
+                if self.ann.settings.post_directories && !at_base {
+                    out.push(self.ann.dir_message(&p));
                 }
-                if self.settings.recursive || is_root {
+                if self.ann.settings.recursive || is_root {
                     self.expand_dir(&p, &mut out);
                 }
             } else if ft.is_file() {
-                out.push(self.file_message(&p));
+                match self.ann.file_messages(&p) {
+                    Ok(v) => out.extend(v.into_iter().map(Ok)),
+                    Err(e) => out.push(Err(e)),
+                }
             }
         }
         out
@@ -144,8 +164,11 @@ impl FileWalker {
             Err(e) => out.push(Err(format!("cannot list {}: {e}", p.display()))),
         }
     }
+}
 
-    fn rel_path(&self, p: &Path) -> String {
+impl Announcer {
+    /// The relPath of local path `p`: `p` minus `post_baseDir`.
+    pub fn rel_path(&self, p: &Path) -> String {
         let s = p.to_string_lossy();
         let rel = match &self.settings.base_dir {
             Some(b) => {
@@ -160,22 +183,26 @@ impl FileWalker {
         rel.trim_start_matches('/').to_string()
     }
 
-    fn base_message(&self, p: &Path) -> Message {
+    /// A message for `p` with baseUrl, relPath and source set.
+    pub fn base_message(&self, p: &Path) -> Message {
         let mut m = Message::new(self.settings.base_url.clone(), self.rel_path(p));
         m.source.clone_from(&self.settings.source);
         m
     }
 
-    fn link_message(&self, p: &Path) -> Result<Message, String> {
+    /// The message for symbolic link `p` (`fileOp.link` = the raw readlink string).
+    pub fn link_message(&self, p: &Path) -> Result<Message, String> {
         let target = std::fs::read_link(p).map_err(|e| format!("{}: {e}", p.display()))?;
         let mut m = self.base_message(p);
         m.file_op = Some(FileOp::link(target.to_string_lossy().to_string()));
         Ok(m)
     }
 
-    fn dir_message(&self, p: &Path) -> Result<Message, String> {
+    /// The message for directory `p` (`fileOp.directory`).
+    pub fn dir_message(&self, p: &Path) -> Result<Message, String> {
         let mut m = self.base_message(p);
         m.file_op = Some(FileOp::mkdir());
+        m.content_type = Some("text/directory".into());
         if self.settings.perm_copy
             && let Ok(meta) = std::fs::metadata(p)
         {
@@ -188,6 +215,44 @@ impl FileWalker {
     /// The message for a regular file.
     pub fn file_message(&self, p: &Path) -> Result<Message, String> {
         file_message(p, self.base_message(p), &self.settings)
+    }
+
+    /// The messages for a regular file: one, or one per block when the file is larger than
+    /// `blockSize` (work/blocks.rs).
+    pub fn file_messages(&self, p: &Path) -> Result<Vec<Message>, String> {
+        let bs = match self.settings.block_size {
+            0 => crate::work::blocks::DEFAULT_BLOCK_SIZE,
+            n => n,
+        };
+        let size = std::fs::metadata(p)
+            .map_err(|e| format!("{}: {e}", p.display()))?
+            .len();
+        if bs <= 1 || size <= bs {
+            return self.file_message(p).map(|m| vec![m]);
+        }
+        let alg = match &self.settings.identity {
+            IdentitySpec::Checksum(a) | IdentitySpec::Cod(a) => *a,
+            _ => pitcher_core::ChecksumAlgorithm::Sha512,
+        };
+        let mut template = self.base_message(p);
+        let spec = FileSettings {
+            identity: IdentitySpec::None,
+            ..self.settings.clone()
+        };
+        template = file_message(p, template, &spec)?;
+        crate::work::blocks::block_messages(p, &template, size, bs, alg)
+            .map_err(|e| format!("{}: {e}", p.display()))
+    }
+
+    /// The message for a removed file (`fileOp.remove`) or directory (`remove` + `directory`).
+    pub fn remove_message(&self, p: &Path, directory: bool) -> Message {
+        let mut m = self.base_message(p);
+        m.file_op = Some(if directory {
+            FileOp::rmdir()
+        } else {
+            FileOp::remove()
+        });
+        m
     }
 }
 
@@ -232,4 +297,58 @@ pub fn file_message(p: &Path, mut m: Message, s: &FileSettings) -> Result<Messag
         }
     };
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(base: &Path) -> FileSettings {
+        FileSettings {
+            base_url: "http://h/".into(),
+            base_dir: Some(base.to_string_lossy().into_owned()),
+            identity: IdentitySpec::None,
+            recursive: true,
+            follow_symlinks: false,
+            perm_copy: true,
+            time_copy: true,
+            post_directories: true,
+            post_links: true,
+            source: None,
+            block_size: 0,
+        }
+    }
+
+    fn walk(root: &Path, base: &Path) -> Vec<Message> {
+        let mut w = FileWalker::new(vec![root.to_path_buf()], settings(base));
+        let mut out = Vec::new();
+        while !w.is_done() {
+            out.extend(w.next_batch(10).into_iter().map(|r| r.expect("message")));
+        }
+        out
+    }
+
+    #[test]
+    fn the_named_directory_is_announced_like_sr3_unless_it_is_the_base_dir() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let tree = t.path().join("tree");
+        std::fs::create_dir_all(tree.join("sub")).expect("mkdir");
+        std::fs::write(tree.join("sub/f"), b"x").expect("write");
+        let msgs = walk(&tree, t.path());
+        let rels: Vec<&str> = msgs.iter().map(|m| m.rel_path.as_str()).collect();
+        assert_eq!(rels, ["tree", "tree/sub", "tree/sub/f"]);
+        for m in &msgs[..2] {
+            assert!(m.file_op.as_ref().is_some_and(|o| o.directory.is_some()));
+            // as in sr3's vector (shared/vectors/amqp.jsonl): contentType and mode
+            assert_eq!(m.content_type.as_deref(), Some("text/directory"));
+            assert!(m.mode.is_some());
+        }
+        assert_eq!(msgs[2].content_type, None);
+        // Walking post_baseDir itself: its relPath would be empty, so it is not announced.
+        let rels: Vec<String> = walk(t.path(), t.path())
+            .into_iter()
+            .map(|m| m.rel_path)
+            .collect();
+        assert_eq!(rels, ["tree", "tree/sub", "tree/sub/f"]);
+    }
 }

@@ -9,10 +9,14 @@ use std::time::{Duration, SystemTime};
 
 use pitcher_core::{ContentHasher, Identity, Message};
 use pitcher_transfer::{Fetcher, TransferError};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
+
+use self::sink::{CHUNK, Sink};
 
 use super::confine::Destination;
 use super::inflight::Inflight;
+
+pub(crate) mod sink;
 
 /// Settings of the download step (from the options).
 #[derive(Debug, Clone)]
@@ -155,7 +159,11 @@ pub(crate) fn to_system_time(t: &pitcher_core::Timestamp) -> Option<SystemTime> 
     SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, t.subsec_nanos()))
 }
 
-fn apply_mode_and_times(f: &File, m: &Message, s: &DownloadSettings) -> std::io::Result<()> {
+pub(crate) fn apply_mode_and_times(
+    f: &File,
+    m: &Message,
+    s: &DownloadSettings,
+) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let mode = match (&m.mode, s.perm_copy) {
         (Some(mode), true) => Some(mode.0 & 0o7777),
@@ -287,23 +295,31 @@ async fn write_inflight(
     let for_return = std_file
         .try_clone()
         .map_err(|e| io_retry("cannot reopen", inflight, &e))?;
-    let mut file = tokio::fs::File::from_std(std_file);
-    file.set_len(start)
-        .await
-        .map_err(|e| io_retry("cannot truncate", inflight, &e))?;
-    use tokio::io::AsyncSeekExt;
-    file.seek(std::io::SeekFrom::Start(start))
-        .await
-        .map_err(|e| io_retry("cannot seek", inflight, &e))?;
-    let mut buf = vec![0u8; 256 * 1024];
+    {
+        use std::io::Seek;
+        (&std_file)
+            .seek(std::io::SeekFrom::Start(start))
+            .map_err(|e| io_retry("cannot seek", inflight, &e))?;
+    }
+    // Network read and write here; the hash in the sink (on its own task for big files).
+    let mut sink = Sink::new(std_file, hasher);
+    let first = m
+        .size
+        .and_then(|size| usize::try_from(size.saturating_sub(start)).ok())
+        .map_or(CHUNK, |left| left.saturating_add(1).min(CHUNK));
+    let mut buf: Vec<u8> = Vec::with_capacity(first);
     let mut written: u64 = 0;
     let name = m.rel_path.rsplit('/').next().unwrap_or(&m.rel_path);
     let mut shown = progress.begin(name, start, m.size.or(dl.total_size));
     loop {
-        let n = match dl.reader.read(&mut buf).await {
+        if buf.len() == buf.capacity() {
+            buf.reserve(CHUNK.saturating_sub(buf.len()).max(1));
+        }
+        let n = match dl.reader.read_buf(&mut buf).await {
             Ok(n) => n,
             Err(e) => {
-                let _ = file.flush().await;
+                // Keep what arrived for a resume.
+                let _ = sink.push(buf).await;
                 return Err(DownloadError::Retry(format!(
                     "reading {}: {e}",
                     masked(url)
@@ -313,13 +329,6 @@ async fn write_inflight(
         if n == 0 {
             break;
         }
-        let chunk = &buf[..n];
-        if let Some(h) = hasher.as_mut() {
-            h.update(chunk);
-        }
-        file.write_all(chunk)
-            .await
-            .map_err(|e| io_retry("cannot write", inflight, &e))?;
         written += n as u64;
         shown.advance(n as u64);
         if s.file_size_max > 0 && start + written > s.file_size_max {
@@ -328,11 +337,20 @@ async fn write_inflight(
                 reason: format!("larger than fileSizeMax {}", s.file_size_max),
             });
         }
+        if buf.len() >= CHUNK {
+            let full = std::mem::replace(&mut buf, Vec::with_capacity(CHUNK));
+            sink.push(full)
+                .await
+                .map_err(|e| io_retry("cannot write", inflight, &e))?;
+        }
     }
-    file.flush()
+    sink.push(buf)
         .await
         .map_err(|e| io_retry("cannot write", inflight, &e))?;
-    drop(file);
+    let hasher = sink
+        .finish()
+        .await
+        .map_err(|e| io_retry("cannot write", inflight, &e))?;
     let total = start + written;
     if let Some(size) = m.size
         && m.blocks.is_none()

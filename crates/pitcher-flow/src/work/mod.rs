@@ -1,5 +1,6 @@
 //! The work step: download (subscribe, sarra), or nothing (shovel, winnow, post...).
 
+pub mod blocks;
 pub mod confine;
 pub mod download;
 pub mod fileop;
@@ -17,6 +18,7 @@ use pitcher_transfer::{
 
 use crate::item::{Disposition, Item};
 use crate::logline;
+use blocks::BlockOutcome;
 use confine::{Destination, check_on_disk, destination};
 use download::{DownloadError, DownloadSettings, Downloaded};
 use fileop::{OpResult, apply, event_name};
@@ -104,6 +106,9 @@ pub struct Worker {
     /// `attempts`: tries within one pass before the retry spool.
     pub attempts: u32,
 }
+
+/// Where a received rename's old file is on this pump (a local field, never published).
+pub const OLD_LOCAL_PATH: &str = "pitcher_old_local_path";
 
 impl Worker {
     fn old_destination(&self, m: &Message) -> Option<Destination> {
@@ -204,6 +209,14 @@ impl Worker {
                 } else {
                     None
                 };
+                if let Some(o) = &old {
+                    // Re-announced with the old file's path here, as sr3 rewrites it, so the
+                    // next pump (its baseDir = this one's tree) can rename too.
+                    item.msg.local.other.insert(
+                        OLD_LOCAL_PATH.into(),
+                        serde_json::Value::from(o.path().to_string_lossy().into_owned()),
+                    );
+                }
                 match apply(&item.msg, &d, old.as_ref(), self.settings.perm_dir_default) {
                     OpResult::Done(verb) => {
                         logline::work_ok(verb, &d.path().display().to_string());
@@ -222,13 +235,6 @@ impl Worker {
                 }
             }
         }
-        if item.msg.blocks.is_some() {
-            item.reject(
-                503,
-                "partitioned transfers (blocks) are not supported by this version of pitcher",
-            );
-            return;
-        }
         let (url, fetcher) = match self.retrieval(&item.msg) {
             Ok(r) => r,
             Err(reason) => {
@@ -236,6 +242,10 @@ impl Worker {
                 return;
             }
         };
+        if item.msg.blocks.is_some() {
+            self.receive_block(item, &fetcher, &url, &d).await;
+            return;
+        }
         let mut last = String::new();
         for attempt in 0..self.attempts.max(1) {
             match download::download(
@@ -260,22 +270,18 @@ impl Worker {
                     logline::work_ok("downloaded", &d.path().display().to_string());
                     return;
                 }
+                Ok(Downloaded::Skipped { code: 304, reason }) if item.redelivered => {
+                    forward_in_place(item, &d, &reason);
+                    return;
+                }
                 Ok(Downloaded::Skipped { code, reason }) => {
                     item.reject(code, reason);
                     return;
                 }
-                Err(DownloadError::Reject { code, reason }) => {
-                    item.reject(code, reason);
-                    return;
-                }
-                Err(DownloadError::Retry(reason)) => {
-                    tracing::warn!(
-                        "download of {} failed (attempt {}/{}): {reason}",
-                        item.msg.rel_path,
-                        attempt + 1,
-                        self.attempts.max(1)
-                    );
-                    last = reason;
+                Err(e) => {
+                    if self.attempt_failed(item, e, "download", attempt, &mut last) {
+                        return;
+                    }
                     if reason_is_race(&last) {
                         break;
                     }
@@ -284,6 +290,120 @@ impl Worker {
         }
         item.fail(last);
     }
+}
+
+impl Worker {
+    /// One block of a partitioned file (work/blocks.rs): stored, or the file completed (then the
+    /// item becomes the whole file's message, forwarded downstream).
+    async fn receive_block(
+        &self,
+        item: &mut Item,
+        fetcher: &Fetcher,
+        url: &url::Url,
+        d: &Destination,
+    ) {
+        let mut last = String::new();
+        for attempt in 0..self.attempts.max(1) {
+            match blocks::receive(fetcher, url, &item.msg, d, &self.settings).await {
+                Ok(BlockOutcome::Complete { bytes, identity }) => {
+                    let total = blocks::plan(&item.msg).map(|p| p.total).ok();
+                    item.msg.blocks = None;
+                    item.msg.size = total;
+                    item.msg.identity = Some(identity);
+                    item.bytes = bytes;
+                    item.downloaded = true;
+                    item.disposition = Disposition::Ok;
+                    logline::work_ok("downloaded", &d.path().display().to_string());
+                    return;
+                }
+                Ok(BlockOutcome::Stored { bytes, have }) => {
+                    item.bytes = bytes;
+                    let (n, count) = blocks::plan(&item.msg)
+                        .map(|p| (p.index, p.count))
+                        .unwrap_or((0, 0));
+                    tracing::info!(
+                        "block {n} of {} stored ({have} of {count} in place): {}",
+                        item.msg.rel_path,
+                        d.path().display()
+                    );
+                    item.reject(206, format!("block {n} stored, {have} of {count} in place"));
+                    return;
+                }
+                Ok(BlockOutcome::Skipped { code: 304, reason }) if item.redelivered => {
+                    // The whole file is in place: forward it as the last block would have.
+                    let path = d.path();
+                    match blocks::whole_file_identity(&path).await {
+                        Ok(identity) => {
+                            let total = blocks::plan(&item.msg).map(|p| p.total).ok();
+                            item.msg.blocks = None;
+                            item.msg.size = total;
+                            item.msg.identity = Some(identity);
+                            forward_in_place(item, d, &reason);
+                        }
+                        Err(e) => item.fail(format!("cannot read {}: {e}", path.display())),
+                    }
+                    return;
+                }
+                Ok(BlockOutcome::Skipped { code, reason }) => {
+                    item.reject(code, reason);
+                    return;
+                }
+                Err(e) => {
+                    if self.attempt_failed(item, e, "block", attempt, &mut last) {
+                        return;
+                    }
+                }
+            }
+        }
+        item.fail(last);
+    }
+}
+
+impl Worker {
+    /// One failed transfer attempt of `what` ("download", "block"). A permanent failure (gone
+    /// upstream, too big, changed) rejects the item and returns true: stop. A transient one is
+    /// logged with its attempt number and kept in `last`; false: try again.
+    fn attempt_failed(
+        &self,
+        item: &mut Item,
+        e: DownloadError,
+        what: &str,
+        attempt: u32,
+        last: &mut String,
+    ) -> bool {
+        match e {
+            DownloadError::Reject { code, reason } => {
+                // Not the filter's choice: always worth a line.
+                tracing::warn!("{what} of {} failed: {code} {reason}", item.msg.rel_path);
+                item.reject(code, reason);
+                true
+            }
+            DownloadError::Retry(reason) => {
+                tracing::warn!(
+                    "{what} of {} failed (attempt {}/{}): {reason}",
+                    item.msg.rel_path,
+                    attempt + 1,
+                    self.attempts.max(1)
+                );
+                *last = reason;
+                false
+            }
+        }
+    }
+}
+
+/// A redelivered message whose file is already in place is forwarded, not dropped as "not
+/// modified": the instance that received it first may have died after writing the file but
+/// before posting it (sr3 drops it, and the product never reaches the next pump). Duplicates
+/// downstream are what nodupe is for.
+fn forward_in_place(item: &mut Item, d: &Destination, reason: &str) {
+    tracing::info!(
+        "redelivered and already in place ({reason}), forwarded without download: {}",
+        d.path().display()
+    );
+    item.downloaded = true;
+    item.reused = true;
+    item.disposition = Disposition::Ok;
 }
 
 fn reason_is_race(r: &str) -> bool {

@@ -4,7 +4,9 @@
 //!
 //! Where the local file is: `baseDir` + relPath when `baseDir` is set (sr3), else the path of a
 //! `file:` baseUrl + relPath. relPath comes from an untrusted message: `..`, `.`, empty and NUL
-//! parts are refused (403), so a sender never reads outside `baseDir`.
+//! parts are refused (403), so a sender never reads outside `baseDir`; nor do symbolic links: a
+//! relPath whose resolved path leaves the base (a link inside `baseDir` pointing outside it, in
+//! the file name or any directory) is refused with 403 too.
 //! Where it goes: the placement's directory (`directory` + the mirrored directories of relPath)
 //! and file name, on the server of `sendTo`; a relative directory is relative to the login
 //! directory, as in sr3.
@@ -100,6 +102,29 @@ impl Sender {
     }
 
     /// The local file a message names (see the module comment), or why it cannot be read.
+    /// Where the old file of a rename is on the remote, when the old path can be placed like
+    /// the new one: the old path relative to `baseDir` (it is the local path of the old file;
+    /// sr3 form) replacing the relPath at the end of `target` (`mirror`). Each part must be a
+    /// plain name, as for every path taken from a message.
+    fn old_target(&self, old: &str, rel_path: &str, target: &str) -> Option<String> {
+        let base = self
+            .base_dir
+            .as_ref()?
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
+        let old_rel = old.strip_prefix(&base)?.strip_prefix('/')?;
+        let new_rel = rel_path.trim_start_matches('/');
+        let prefix = target.strip_suffix(new_rel)?;
+        let plain = |p: &str| {
+            !p.is_empty()
+                && p.split('/')
+                    .all(|w| !w.is_empty() && w != "." && w != ".." && !w.contains('\0'))
+        };
+        (plain(old_rel) && plain(new_rel) && (prefix.is_empty() || prefix.ends_with('/')))
+            .then(|| format!("{prefix}{old_rel}"))
+    }
+
     fn local_path(&self, item: &Item) -> Result<PathBuf, (u16, String)> {
         let m = &item.msg;
         let rel = m.rel_path.trim_start_matches('/');
@@ -111,7 +136,7 @@ impl Sender {
             return Err((403, format!("unsafe relPath {:?}", m.rel_path)));
         }
         if let Some(base) = &self.base_dir {
-            return Ok(parts.iter().fold(base.clone(), |p, s| p.join(s)));
+            return confined(base, &parts);
         }
         let base = url::Url::parse(&m.base_url)
             .map_err(|e| (417, format!("bad baseUrl {:?}: {e}", m.base_url)))?;
@@ -127,7 +152,7 @@ impl Sender {
         let root = base
             .to_file_path()
             .map_err(|()| (417, format!("bad file baseUrl {:?}", m.base_url)))?;
-        Ok(parts.iter().fold(root, |p, s| p.join(s)))
+        confined(&root, &parts)
     }
 
     fn remote_target(item: &Item) -> Option<(String, String)> {
@@ -204,7 +229,19 @@ impl Sender {
                     // when it can, and sends the file again otherwise.
                     let old = op.rename.as_deref().unwrap_or_default();
                     let old_name = old.rsplit('/').next().unwrap_or_default();
-                    if old_name.is_empty() || old_name == ".." || old_name == "." {
+                    if let Some(from) = self.old_target(old, &item.msg.rel_path, target) {
+                        let mut done = r.rename(&from, target).await;
+                        if done.is_err()
+                            && let Some((parent, _)) = target.rsplit_once('/')
+                            && r.mkdirs(parent, Some(self.perm_dir_default).filter(|m| *m != 0))
+                                .await
+                                .is_ok()
+                        {
+                            // The new directory may not exist yet.
+                            done = r.rename(&from, target).await;
+                        }
+                        done.map(|()| "renamed")
+                    } else if old_name.is_empty() || old_name == ".." || old_name == "." {
                         Err(TransferError::Remote {
                             url: pitcher_transfer::mask_url(&self.send_to),
                             operation: "rename".into(),
@@ -323,6 +360,30 @@ impl Sender {
 }
 
 /// The remote inflight path for `file` in `dir` (None: write in place).
+/// `root`/`parts` resolved (symbolic links followed), refused with 403 when that leaves `root`
+/// (a link inside `baseDir` to a file outside it is never sent). The resolved path is what gets
+/// opened, so the link cannot be swapped between this check and the read. A file that does not
+/// exist is returned as named (the open reports 404).
+fn confined(root: &std::path::Path, parts: &[&str]) -> Result<PathBuf, (u16, String)> {
+    let named = parts.iter().fold(root.to_path_buf(), |p, s| p.join(s));
+    let Ok(real) = named.canonicalize() else {
+        return Ok(named);
+    };
+    let real_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+    if real.starts_with(&real_root) {
+        Ok(real)
+    } else {
+        Err((
+            403,
+            format!(
+                "{} leads outside {} (symbolic link): not sent",
+                named.display(),
+                root.display()
+            ),
+        ))
+    }
+}
+
 fn inflight_name(i: &Inflight, dir: &str, file: &str) -> Option<String> {
     let in_dir = |name: String| {
         if dir.is_empty() {

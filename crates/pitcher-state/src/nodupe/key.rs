@@ -110,5 +110,36 @@ pub fn standard_key(msg: &Message) -> String {
             None => format!("{},{}", msg.rel_path, t),
         };
     }
+    // Pitcher: blocks of one file with the same content (a run of zeros) have the same
+    // checksum; without the block number all but the first would be dropped as duplicates.
+    if let Some(b) = &msg.blocks {
+        key.push_str(&format!(",block{}", b.number));
+    }
     key
+}
+
+#[cfg(test)]
+mod block_key_tests {
+    use super::*;
+    use pitcher_core::{Blocks, Identity, IdentityMethod};
+
+    #[test]
+    fn identical_blocks_of_one_file_have_different_keys() {
+        let block = |n: u64| {
+            let mut m = Message::new("http://x/", "big");
+            m.identity = Some(Identity::new(IdentityMethod::Sha512, "zeros"));
+            m.blocks = Some(Blocks {
+                method: "inplace".into(),
+                size: 10,
+                number: n,
+                count: None,
+                remainder: None,
+                manifest: None,
+                extra: Default::default(),
+            });
+            m
+        };
+        assert_ne!(standard_key(&block(0)), standard_key(&block(1)));
+        assert_eq!(standard_key(&block(1)), standard_key(&block(1)));
+    }
 }

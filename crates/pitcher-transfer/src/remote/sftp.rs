@@ -1,4 +1,6 @@
-//! SFTP over russh + russh-sftp (sr3's `Sftp` transfer class, paramiko there).
+//! SFTP over russh + russh-sftp (sr3's `Sftp` transfer class, paramiko there). As sr3 does,
+//! `~/.ssh/config` supplies `HostName`, `Port`, `User` and `IdentityFile` for the URL's host
+//! when the URL and credentials.conf do not.
 
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
@@ -102,6 +104,46 @@ fn home_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
+/// What `~/.ssh/config` says for a host: sr3 (paramiko's `SSHConfig.lookup`) takes `HostName`,
+/// `Port`, `User` and `IdentityFile` from it. The URL and credentials.conf win over it; a missing
+/// file means nothing, an unreadable one is logged and ignored.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct SshHostConfig {
+    pub host_name: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    /// The first `IdentityFile` that exists (`~` expanded).
+    pub identity_file: Option<PathBuf>,
+}
+
+/// Look `host` up in the OpenSSH client configuration at `path`.
+pub(crate) fn ssh_config_lookup(path: &Path, host: &str) -> SshHostConfig {
+    use ssh2_config::{ParseRule, SshConfig};
+    let Ok(f) = std::fs::File::open(path) else {
+        return SshHostConfig::default();
+    };
+    let mut reader = std::io::BufReader::new(f);
+    let rules = ParseRule::ALLOW_UNKNOWN_FIELDS | ParseRule::ALLOW_UNSUPPORTED_FIELDS;
+    let config = match SshConfig::default().parse(&mut reader, rules) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!("{}: {e} (ignored)", path.display());
+            return SshHostConfig::default();
+        }
+    };
+    let p = config.query(host);
+    SshHostConfig {
+        host_name: p.host_name.filter(|h| !h.is_empty()),
+        port: p.port,
+        user: p.user.filter(|u| !u.is_empty()),
+        identity_file: p
+            .identity_file
+            .unwrap_or_default()
+            .into_iter()
+            .find(|f| f.is_file()),
+    }
+}
+
 /// The keys sr3/paramiko look for when no `ssh_keyfile` is given.
 fn default_keys() -> Vec<PathBuf> {
     let Some(home) = home_dir() else {
@@ -141,7 +183,14 @@ impl SftpRemote {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        let port = url.port().unwrap_or(22);
+        let ssh_config = home_dir()
+            .map(|h| ssh_config_lookup(&h.join(".ssh").join("config"), &host))
+            .unwrap_or_default();
+        if ssh_config != SshHostConfig::default() {
+            tracing::debug!("{label}: ~/.ssh/config gives {ssh_config:?}");
+        }
+        let host = ssh_config.host_name.clone().unwrap_or(host);
+        let port = url.port().or(ssh_config.port).unwrap_or(22);
         let known_hosts = match &options.known_hosts {
             Some(p) => p.clone(),
             None => home_dir()
@@ -188,6 +237,7 @@ impl SftpRemote {
         let creds = &options.credentials;
         let user = url_user(url)
             .or_else(|| creds.user.clone())
+            .or_else(|| ssh_config.user.clone())
             .or_else(|| std::env::var("USER").ok())
             .or_else(|| std::env::var("LOGNAME").ok())
             .ok_or_else(|| TransferError::Auth {
@@ -203,7 +253,10 @@ impl SftpRemote {
                 &label,
                 &user,
                 password,
-                creds.ssh_keyfile.as_deref(),
+                creds
+                    .ssh_keyfile
+                    .as_deref()
+                    .or(ssh_config.identity_file.as_deref()),
             ),
         )
         .await?;
@@ -585,5 +638,49 @@ fn entry(name: String, attrs: &FileAttributes) -> RemoteEntry {
         size: if is_dir { None } else { attrs.size },
         mtime: attrs.mtime.map(secs_to_time),
         mode: attrs.permissions.map(|p| p & 0o7777),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ssh_config_gives_host_name_port_user_and_the_first_existing_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("id_test");
+        std::fs::write(&key, "not read here").unwrap();
+        let cfg = dir.path().join("config");
+        std::fs::write(
+            &cfg,
+            format!(
+                "# comment\nHost pump-a pump-b\n    HostName 192.0.2.7\n    Port 2222\n    User bob\n    IdentityFile {missing}\n    IdentityFile {key}\n    ForwardAgent yes\n    SomeFutureOption 1\n\nHost *\n    User fallback\n    Port 22\n",
+                missing = dir.path().join("missing").display(),
+                key = key.display()
+            ),
+        )
+        .unwrap();
+        let a = ssh_config_lookup(&cfg, "pump-b");
+        assert_eq!(
+            a,
+            SshHostConfig {
+                host_name: Some("192.0.2.7".into()),
+                port: Some(2222),
+                user: Some("bob".into()),
+                identity_file: Some(key.clone()),
+            }
+        );
+        // First match wins per field; other hosts get only the `Host *` values.
+        let other = ssh_config_lookup(&cfg, "elsewhere");
+        assert_eq!(other.host_name, None);
+        assert_eq!(other.user.as_deref(), Some("fallback"));
+        assert_eq!(other.port, Some(22));
+        assert_eq!(other.identity_file, None);
+        // No file: nothing.
+        assert_eq!(
+            ssh_config_lookup(&dir.path().join("none"), "pump-a"),
+            SshHostConfig::default()
+        );
     }
 }

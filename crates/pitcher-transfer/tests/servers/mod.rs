@@ -407,7 +407,15 @@ fn spawn_ftpd(
     cert: &Path,
     mlst: bool,
 ) -> Result<Child, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/servers/ftpd.py");
+    // Beside this file: from pitcher-transfer's tests, or another crate's including it by path.
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = [
+        here.join("tests/servers/ftpd.py"),
+        here.join("../pitcher-transfer/tests/servers/ftpd.py"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
+    .unwrap_or_else(|| here.join("tests/servers/ftpd.py"));
     let mode_arg = match mode {
         FtpMode::Plain => "plain",
         FtpMode::Explicit => "explicit",

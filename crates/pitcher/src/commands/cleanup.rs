@@ -15,7 +15,7 @@ pub fn run(cli: &Cli, args: &[String]) -> anyhow::Result<()> {
     let rt = super::runtime()?;
     for mut flow in flows {
         let id = flow.id();
-        if !consumes(flow.component) {
+        if !consumes(&flow) {
             println!("{id}: no queue to remove");
             continue;
         }

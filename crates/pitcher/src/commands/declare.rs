@@ -42,7 +42,7 @@ async fn declare_flow(flow: &mut pitcher_config::LoadedFlow) -> anyhow::Result<(
         }
     }
     declare_admin_exchanges(flow, t).await?;
-    if consumes(flow.component)
+    if consumes(flow)
         && let Some(broker) = consumer_endpoint(flow)?
     {
         let queue_name = settle_queue_name(flow)?.context("no queue name")?;

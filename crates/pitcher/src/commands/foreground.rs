@@ -16,7 +16,7 @@ use crate::state::{flow_dir, settle_queue_name};
 /// Build the instance: endpoints, queue (name settled and saved), state directory.
 pub fn instance(mut flow: LoadedFlow, n: u32, paths: Vec<PathBuf>) -> anyhow::Result<Instance> {
     let t = timeout(&flow);
-    let consumer = if consumes(flow.component) {
+    let consumer = if consumes(&flow) {
         match consumer_endpoint(&flow)? {
             Some(broker) => {
                 settle_queue_name(&mut flow)?;

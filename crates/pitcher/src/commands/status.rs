@@ -124,6 +124,8 @@ fn row(dir: &pitcher_config::ConfigDir, flow: FlowRef) -> anyhow::Result<Row> {
                     "hung"
                 } else if (s.live.len() as u64) < u64::from(want) {
                     "partial"
+                } else if waiting_for_vip(&flow) {
+                    "waitVip"
                 } else if s.live.iter().all(|l| l.pid_file.is_none()) {
                     "foreground"
                 } else {
@@ -140,6 +142,21 @@ fn row(dir: &pitcher_config::ConfigDir, flow: FlowRef) -> anyhow::Result<Row> {
         counters,
         work_retry,
         post_retry,
+    })
+}
+
+/// A poll with `vip` that does not hold it leaves `<component>_<config>_NN.noVip` (sr3 `wVip`).
+fn waiting_for_vip(flow: &crate::supervise::FlowRef) -> bool {
+    let Ok(dir) = flow.state_dir() else {
+        return false;
+    };
+    let prefix = format!("{}_{}_", flow.component, flow.name);
+    std::fs::read_dir(dir).is_ok_and(|rd| {
+        rd.flatten().any(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n.starts_with(&prefix) && n.ends_with(".noVip")
+        })
     })
 }
 

@@ -20,6 +20,8 @@ pub struct Plan {
     pub files: usize,
     /// Extra lines for the sarra configuration (e.g. `messageRateMax 40`).
     pub sarra_extra: String,
+    /// Extra lines for the post configuration (e.g. `blockSize 256k`).
+    pub post_extra: String,
     /// Call the disruption once this many files have reached the subscriber.
     pub disrupt_after: usize,
     /// How long everything may take to arrive.
@@ -31,6 +33,7 @@ impl Default for Plan {
         Plan {
             files: 60,
             sarra_extra: String::new(),
+            post_extra: String::new(),
             disrupt_after: 0,
             wait_secs: 120,
         }
@@ -67,8 +70,9 @@ pub fn mirror_with(p: &mut Pump, b: &str, x: &str, plan: &Plan, disrupt: impl Fn
         "post",
         "t",
         &format!(
-            "post_broker {b}\npost_exchange xs_guest_{x}\npost_baseUrl http://{src_http}/\npost_baseDir {}\n",
-            src.display()
+            "post_broker {b}\npost_exchange xs_guest_{x}\npost_baseUrl http://{src_http}/\npost_baseDir {}\n{}\n",
+            src.display(),
+            plan.post_extra
         ),
     );
     p.config(

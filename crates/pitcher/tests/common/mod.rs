@@ -6,6 +6,7 @@ pub mod amqp;
 pub mod mirror;
 pub mod tap;
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -233,4 +234,57 @@ pub fn same_content(a: &Path, b: &Path) -> bool {
         (Ok(x), Ok(y)) => x == y,
         _ => false,
     }
+}
+
+/// relPath -> "dir", "link -> T" or the file's length and sum; dot-files are "hidden".
+pub fn tree(root: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+            if e.file_name().to_string_lossy().starts_with('.') {
+                out.insert(rel, "hidden".into());
+                continue;
+            }
+            let Ok(t) = e.file_type() else { continue };
+            let what = if t.is_symlink() {
+                format!(
+                    "link -> {}",
+                    std::fs::read_link(&p)
+                        .map(|l| l.display().to_string())
+                        .unwrap_or_default()
+                )
+            } else if t.is_dir() {
+                stack.push(p.clone());
+                "dir".into()
+            } else {
+                let data = std::fs::read(&p).unwrap_or_default();
+                format!("{} bytes, sum {}", data.len(), amqp::sha512_b64(&data))
+            };
+            out.insert(rel, what);
+        }
+    }
+    out
+}
+
+pub fn tree_diff(name: &str, a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> String {
+    let mut s = String::new();
+    for (k, v) in a {
+        match b.get(k) {
+            Some(w) if w == v => {}
+            Some(w) => s += &format!("  {name}: {k}: {v} vs {w}\n"),
+            None => s += &format!("  {name}: {k} missing ({v})\n"),
+        }
+    }
+    for (k, w) in b {
+        if !a.contains_key(k) {
+            s += &format!("  {name}: {k} extra ({w})\n");
+        }
+    }
+    s
 }

@@ -595,6 +595,11 @@ impl PacketWriter for TlsWriteHalf {
         let mut buf = BytesMut::with_capacity(1024);
         encode_packet_to_buffer(&packet, &mut buf)?;
         self.write_all(&buf).await?;
+        // PITCHER PATCH: flush. tokio-rustls reports plaintext as written once rustls holds it;
+        // when the socket answers "pending" (a full send buffer, or the task's cooperative budget
+        // running out) the TLS record stays in rustls' buffer until the next write or flush, so
+        // the last PUBLISH of a burst could wait for the next keepalive.
+        self.flush().await?;
         Ok(())
     }
 }

@@ -529,6 +529,8 @@ impl Transport for TlsTransport {
         match &mut self.stream {
             Some(stream) => {
                 stream.write_all(buf).await?;
+                // PITCHER PATCH: flush (see `PacketWriter for TlsWriteHalf` in packet_io.rs).
+                stream.flush().await?;
                 trace!(bytes_written = buf.len(), "TLS write complete");
                 Ok(())
             }

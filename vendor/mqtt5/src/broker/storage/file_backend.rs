@@ -147,6 +147,12 @@ impl FileBackend {
             queue_flush: flush_tx,
             durability,
         };
+        // PITCHER PATCH: temp files of writes interrupted by a crash (kill -9 between create and
+        // rename in `write_durably`) are orphans: the directory lock says no other broker
+        // writes here, so remove them before anything reads the queues.
+        for top in [&backend.queues_dir, &backend.inflight_dir] {
+            remove_orphan_temp_files(top);
+        }
         backend.scan_queues().await?;
 
         info!(
@@ -1103,6 +1109,27 @@ impl StorageBackend for FileBackend {
         }
 
         Ok(())
+    }
+}
+
+/// PITCHER PATCH: removes `<name>.tmp.<pid>.<n>` files (left by a write that a crash interrupted
+/// before its rename) from the client directories under `top`.
+fn remove_orphan_temp_files(top: &Path) {
+    let Ok(clients) = std::fs::read_dir(top) else {
+        return;
+    };
+    for client in clients.flatten() {
+        let Ok(entries) = std::fs::read_dir(client.path()) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().contains(".tmp.") {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => info!("removed {} (a write interrupted by a crash)", entry.path().display()),
+                    Err(e) => warn!("cannot remove {}: {e}", entry.path().display()),
+                }
+            }
+        }
     }
 }
 
