@@ -405,6 +405,76 @@ async fn publishes_during_an_outage_are_reported_unconfirmed() {
     );
 }
 
+/// A pass whose acknowledgements have holes (failed work stays unacknowledged): the acked
+/// prefix goes out as one `multiple` ack and the rest singly, so exactly the holes come back
+/// after a cut; acknowledging a message twice neither errors nor closes the channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ack_all_with_holes_leaves_exactly_the_holes_unacknowledged() {
+    if !rabbit() {
+        return;
+    }
+    let mut p = publisher().await;
+    let proxy = Proxy::start(0, SocketAddr::from(([127, 0, 0, 1], 5672))).await;
+    let test = unique("ackholes");
+    let q = queue(&test);
+    let mut c = AmqpConsumer::new(endpoint(proxy.port), q.clone(), 100, T, "pitcher-test");
+    c.connect().await.unwrap();
+    assert!(
+        p.publish(&(0..30).map(|i| message(&test, i)).collect::<Vec<_>>())
+            .await
+            .iter()
+            .all(Result::is_ok)
+    );
+    let got = drain(&mut c, 30, false).await;
+    assert_eq!(got.len(), 30);
+    let holes = [9usize, 21];
+    let (first, second): (Vec<_>, Vec<_>) = (0..30)
+        .filter(|i| !holes.contains(i))
+        .partition(|i| *i < 15);
+    let tokens = |ix: &[usize]| ix.iter().map(|i| got[*i].token).collect::<Vec<_>>();
+    // The second half first: the lowest outstanding message is not in it, so no prefix
+    // (acked singly). Then the first half: messages 0..=8 are a prefix (one `multiple` ack),
+    // 10..=14 go singly after the hole at 9.
+    c.ack_all(&tokens(&second)).await.unwrap();
+    assert_eq!(c.stats().acked, 14);
+    c.ack_all(&tokens(&first)).await.unwrap();
+    assert_eq!(c.stats().acked, 28);
+    // A second ack of messages acknowledged already is skipped, not sent.
+    c.ack_all(&tokens(&[3, 20, 12])).await.unwrap();
+    assert_eq!(c.stats().acked, 28);
+    assert!(
+        c.is_connected(),
+        "a double ack would have closed the channel"
+    );
+    // The channel still works: one more message is delivered and acknowledged.
+    assert!(p.publish(&[message(&test, 99)]).await[0].is_ok());
+    let more = drain(&mut c, 1, true).await;
+    assert_eq!(more.len(), 1);
+    assert_eq!(c.stats().acked, 29);
+    // After a cut, exactly the holes come back.
+    proxy.cut();
+    let again = receive_across_a_cut(&mut c, holes.len()).await;
+    let hole_names: HashSet<_> = holes
+        .iter()
+        .map(|i| got[*i].message.rel_path.clone())
+        .collect();
+    let again_names: HashSet<_> = again.iter().map(|r| r.message.rel_path.clone()).collect();
+    assert_eq!(hole_names, again_names, "exactly the holes come back");
+    let tokens: Vec<_> = again.iter().map(|r| r.token).collect();
+    c.ack_all(&tokens).await.unwrap();
+    assert_eq!(c.stats().acked, 31);
+    c.close().await;
+    let mut d = consumer(q, 100).await;
+    assert!(
+        d.receive(10, Duration::from_millis(500))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    d.close().await;
+    p.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ack_all_acknowledges_a_pass_and_drops_stale_tokens() {
     if !rabbit() {

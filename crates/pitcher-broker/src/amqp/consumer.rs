@@ -1,6 +1,7 @@
 //! Consuming from a RabbitMQ queue: declare and bind (when allowed), `basic.qos` prefetch,
 //! `basic.consume`, decode, ack after the caller's work is durable, reconnect with back-off.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -11,7 +12,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection};
 use pitcher_core::topic::{amqp_words, strip_prefix};
 use pitcher_core::{DecodeLimits, Format, Headers, format};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::{connect, lost, scrub, short};
 use crate::backoff::Backoff;
@@ -37,6 +38,10 @@ pub struct AmqpConsumer {
     name: String,
     live: Option<Live>,
     generation: u64,
+    /// Delivery tags received on the current connection and not yet acknowledged. When an
+    /// [`ack_all`](Self::ack_all) covers the lowest of them, that run goes out as one
+    /// `multiple` ack (one frame instead of one per message).
+    unacked: BTreeSet<u64>,
     backoff: Backoff,
     stats: ConsumerStats,
 }
@@ -60,6 +65,7 @@ impl AmqpConsumer {
             name: name.into(),
             live: None,
             generation: 0,
+            unacked: BTreeSet::new(),
             backoff: Backoff::default(),
             stats: ConsumerStats::default(),
         }
@@ -76,6 +82,7 @@ impl AmqpConsumer {
         if self.live.is_none() {
             let live = self.open().await?;
             self.generation += 1;
+            self.unacked.clear();
             self.live = Some(live);
             self.backoff.succeeded();
             info!(broker = %self.endpoint, queue = %self.queue.name, "consuming");
@@ -266,6 +273,7 @@ impl AmqpConsumer {
                     connection: self.generation,
                     tag: delivery.delivery_tag,
                 };
+                self.unacked.insert(delivery.delivery_tag);
                 self.stats.bytes += delivery.data.len() as u64;
                 match decode(&delivery, &self.queue.topic_prefix, self.limits) {
                     Ok(mut message) => {
@@ -308,10 +316,12 @@ impl AmqpConsumer {
         self.ack_all(std::slice::from_ref(&token)).await
     }
 
-    /// Acknowledges several messages at once: the acks are handed to lapin together (one
-    /// cross-thread round trip for the lot, not one per message). Stale tokens are dropped as
-    /// in [`ack`](Self::ack). The first failure drops the connection and is returned; the broker
-    /// redelivers whatever was not acknowledged.
+    /// Acknowledges several messages at once. The lowest outstanding delivery tags that
+    /// `tokens` covers without a gap go out as one `multiple` ack; the others are handed to
+    /// lapin together (one cross-thread round trip for the lot, not one per message). A tag
+    /// acknowledged already is skipped (a second ack of it would close the channel). Stale
+    /// tokens are dropped as in [`ack`](Self::ack). The first failure drops the connection and
+    /// is returned; the broker redelivers whatever was not acknowledged.
     pub async fn ack_all(&mut self, tokens: &[AckToken]) -> Result<(), BrokerError> {
         let stale = tokens
             .iter()
@@ -328,29 +338,65 @@ impl AmqpConsumer {
         let Some(live) = self.live.as_ref() else {
             return Ok(());
         };
-        let broker = self.endpoint.masked();
-        let timeout = self.timeout;
-        let acks = tokens
+        let wanted: BTreeSet<u64> = tokens
             .iter()
             .filter(|t| t.connection == self.generation)
-            .map(|t| {
-                timed(
-                    timeout,
-                    &broker,
-                    "basic.ack",
-                    live.channel.basic_ack(t.tag, BasicAckOptions::default()),
-                )
-            });
+            .map(|t| t.tag)
+            .collect();
+        let plan = AckPlan::new(&self.unacked, &wanted);
+        if plan.already > 0 {
+            debug!(broker = %self.endpoint, "{} acknowledgement(s) of messages acknowledged already skipped", plan.already);
+        }
+        let broker = self.endpoint.masked();
+        let timeout = self.timeout;
+        let multiple = plan.through.map(|(tag, _)| {
+            timed(
+                timeout,
+                &broker,
+                "basic.ack",
+                live.channel
+                    .basic_ack(tag, BasicAckOptions { multiple: true }),
+            )
+        });
+        let singles = plan.singles.iter().map(|&tag| {
+            timed(
+                timeout,
+                &broker,
+                "basic.ack",
+                live.channel.basic_ack(tag, BasicAckOptions::default()),
+            )
+        });
         let mut failure = None;
-        for r in futures_util::future::join_all(acks).await {
-            match r {
-                Ok(Ok(())) => self.stats.acked += 1,
-                Ok(Err(e)) => {
-                    failure.get_or_insert_with(|| lost(&self.endpoint, &e));
+        let mut note = |r: Result<Result<(), lapin::Error>, BrokerError>| match r {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                failure.get_or_insert_with(|| lost(&self.endpoint, &e));
+                false
+            }
+            Err(e) => {
+                failure.get_or_insert(e);
+                false
+            }
+        };
+        let (multiple, singles) = futures_util::join!(
+            async {
+                match multiple {
+                    Some(f) => Some(f.await),
+                    None => None,
                 }
-                Err(e) => {
-                    failure.get_or_insert(e);
-                }
+            },
+            futures_util::future::join_all(singles)
+        );
+        if let (Some(r), Some((through, covered))) = (multiple, plan.through)
+            && note(r)
+        {
+            self.stats.acked += covered;
+            self.unacked = self.unacked.split_off(&(through + 1));
+        }
+        for (r, tag) in singles.into_iter().zip(&plan.singles) {
+            if note(r) {
+                self.stats.acked += 1;
+                self.unacked.remove(tag);
             }
         }
         match failure {
@@ -367,6 +413,46 @@ impl AmqpConsumer {
         if let Some(live) = self.live.take() {
             let _ =
                 tokio::time::timeout(self.timeout, live.connection.close(200, "bye".into())).await;
+        }
+    }
+}
+
+/// How one [`AmqpConsumer::ack_all`] call goes out: `through` = (T, n) is one `multiple` ack
+/// of the n outstanding tags up to T, all of which were asked for; `singles` are acked one by
+/// one; `already` counts asked-for tags that are no longer outstanding.
+#[derive(Debug, PartialEq, Eq)]
+struct AckPlan {
+    through: Option<(u64, u64)>,
+    singles: Vec<u64>,
+    already: usize,
+}
+
+impl AckPlan {
+    fn new(unacked: &BTreeSet<u64>, wanted: &BTreeSet<u64>) -> AckPlan {
+        let mut through = None;
+        let mut covered = 0;
+        for tag in unacked {
+            if !wanted.contains(tag) {
+                break;
+            }
+            covered += 1;
+            through = Some((*tag, covered));
+        }
+        // One tag alone is a plain ack: `multiple` buys nothing there.
+        if covered == 1 {
+            through = None;
+        }
+        let first_single = through.map_or(0, |(t, _)| t + 1);
+        let singles: Vec<u64> = wanted
+            .range(first_single..)
+            .filter(|t| unacked.contains(t))
+            .copied()
+            .collect();
+        let already = wanted.len() - singles.len() - through.map_or(0, |(_, n)| n as usize);
+        AckPlan {
+            through,
+            singles,
+            already,
         }
     }
 }
@@ -428,4 +514,69 @@ pub(crate) async fn timed<F: std::future::Future>(
             what,
             seconds: t.as_secs(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AckPlan;
+    use std::collections::BTreeSet;
+
+    fn set(tags: &[u64]) -> BTreeSet<u64> {
+        tags.iter().copied().collect()
+    }
+
+    #[test]
+    fn a_whole_pass_is_one_multiple_ack() {
+        let plan = AckPlan::new(&set(&[1, 2, 3, 4]), &set(&[4, 2, 3, 1]));
+        assert_eq!(
+            plan,
+            AckPlan {
+                through: Some((4, 4)),
+                singles: vec![],
+                already: 0
+            }
+        );
+    }
+
+    #[test]
+    fn a_hole_ends_the_multiple_ack_and_the_rest_go_singly() {
+        // 3 is not acknowledged (its work failed): it must stay outstanding.
+        let plan = AckPlan::new(&set(&[1, 2, 3, 4, 5]), &set(&[1, 2, 4, 5]));
+        assert_eq!(plan.through, Some((2, 2)));
+        assert_eq!(plan.singles, vec![4, 5]);
+        assert_eq!(plan.already, 0);
+    }
+
+    #[test]
+    fn nothing_is_covered_when_the_lowest_outstanding_tag_is_not_asked_for() {
+        let plan = AckPlan::new(&set(&[7, 8, 9]), &set(&[8, 9]));
+        assert_eq!(plan.through, None);
+        assert_eq!(plan.singles, vec![8, 9]);
+    }
+
+    #[test]
+    fn a_single_tag_is_a_plain_ack() {
+        let plan = AckPlan::new(&set(&[7, 8, 9]), &set(&[7]));
+        assert_eq!(plan.through, None);
+        assert_eq!(plan.singles, vec![7]);
+    }
+
+    #[test]
+    fn tags_acknowledged_already_or_never_received_are_skipped() {
+        // 1 and 2 went out earlier; 6 was never delivered on this connection.
+        let plan = AckPlan::new(&set(&[3, 4, 5]), &set(&[1, 2, 3, 4, 6]));
+        assert_eq!(plan.through, Some((4, 2)));
+        assert!(plan.singles.is_empty());
+        assert_eq!(plan.already, 3);
+    }
+
+    #[test]
+    fn an_earlier_gap_filled_later_makes_a_multiple_ack_over_what_is_left() {
+        // 11..=20 were acknowledged singly before; now 1..=10 complete the prefix.
+        let unacked: BTreeSet<u64> = (1..=10).chain(21..=25).collect();
+        let wanted: BTreeSet<u64> = (1..=10).collect();
+        let plan = AckPlan::new(&unacked, &wanted);
+        assert_eq!(plan.through, Some((10, 10)));
+        assert!(plan.singles.is_empty());
+    }
 }
