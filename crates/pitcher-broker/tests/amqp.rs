@@ -341,6 +341,81 @@ async fn unreachable_broker_is_retried_with_backoff_until_it_appears() {
     assert!(c.is_connected());
 }
 
+/// A peer that accepts TCP connections and never says a word (a broker application stopping
+/// or starting, a dead node behind a load balancer): every connection is read and held open.
+fn silent_peer() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut sink = [0u8; 1024];
+                while matches!(std::io::Read::read(&mut s, &mut sink), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_never_answers_the_handshake_is_given_up_on() {
+    // No RabbitMQ needed: the peer is ours. Without a bound on the handshake, connect would
+    // wait forever; the guard turns a hang into a failure.
+    let port = silent_peer();
+    let t = Duration::from_secs(2);
+    let guard = Duration::from_secs(30);
+    let mut c = AmqpConsumer::new(endpoint(port), queue("silent"), 5, t, "pitcher-test");
+    let err = tokio::time::timeout(guard, c.connect())
+        .await
+        .expect("the consumer's connect hung")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BrokerError::Timeout {
+                what: "connecting",
+                seconds: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+    let mut p = AmqpPublisher::new(endpoint(port), t, "pitcher-test");
+    let err = tokio::time::timeout(guard, p.connect())
+        .await
+        .expect("the publisher's connect hung")
+        .unwrap_err();
+    assert!(matches!(err, BrokerError::Timeout { .. }), "{err:?}");
+    // And a receive reports it (and backs off) instead of blocking the flow.
+    let err = tokio::time::timeout(guard, c.receive(10, Duration::from_millis(100)))
+        .await
+        .expect("receive hung")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            BrokerError::Timeout { .. } | BrokerError::NotConnected { .. }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn set_up_steps_wait_at_most_a_minute_whatever_the_timeout() {
+    use pitcher_broker::timeouts::{SETUP_TIMEOUT, setup_timeout};
+    assert_eq!(SETUP_TIMEOUT, Duration::from_secs(60));
+    assert_eq!(setup_timeout(Duration::from_secs(300)), SETUP_TIMEOUT);
+    assert_eq!(
+        setup_timeout(Duration::from_secs(5)),
+        Duration::from_secs(5)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_loss_is_survived_and_stale_acks_are_dropped() {
     if !rabbit() {

@@ -279,7 +279,7 @@ impl Net {
     }
 
     /// Wait until every copy agrees with src (and dest2 holds every file of src).
-    fn settle(&self, what: &str, secs: u64) {
+    fn settle(&mut self, what: &str, secs: u64) {
         let dest2_out = self.dest2.join("out");
         let ok = wait_for(secs, || {
             let s = tree(&self.src);
@@ -302,9 +302,10 @@ impl Net {
         });
         if !ok {
             let s = tree(&self.src);
+            let trace = self.trace_missing(&s);
             // The logs first and the difference last: CI shows the tail of a failure.
             panic!(
-                "logs:{}\n\n{what}: copies differ from src:\n{}{}{}{}",
+                "logs:{}\n\n{trace}\n{what}: copies differ from src:\n{}{}{}{}",
                 self.logs(),
                 diff("mirror", &s, &tree(&self.mirror)),
                 diff("dest", &s, &tree(&self.dest)),
@@ -312,6 +313,75 @@ impl Net {
                 diff("dest2", &s, &tree(&dest2_out)),
             );
         }
+    }
+
+    /// For each file of src missing from a copy: how many messages about it each exchange's tap
+    /// saw (where along the network it got lost).
+    fn trace_missing(&mut self, s: &BTreeMap<String, String>) -> String {
+        let copies = [
+            ("mirror", tree(&self.mirror)),
+            ("dest", tree(&self.dest)),
+            ("sftp out", tree(&self.out)),
+            ("dest2", tree(&self.dest2.join("out"))),
+        ];
+        let missing: BTreeSet<&String> = s
+            .iter()
+            .filter(|(_, v)| v.contains("bytes"))
+            .filter(|(k, v)| copies.iter().any(|(_, t)| t.get(*k) != Some(*v)))
+            .map(|(k, _)| k)
+            .collect();
+        if missing.is_empty() {
+            return String::new();
+        }
+        let seen = self.drain();
+        let mut out = String::from("messages seen on each exchange, per missing file:\n");
+        for rel in missing {
+            out += &format!("  {rel}:");
+            for (ex, msgs) in &seen {
+                let n = msgs
+                    .iter()
+                    .filter(|m| m.rel_path == *rel || m.rel_path == format!("out/{rel}"))
+                    .count();
+                out += &format!(" {ex}={n}");
+            }
+            let absent: Vec<&str> = copies
+                .iter()
+                .filter(|(_, t)| t.get(rel) != s.get(rel))
+                .map(|(n, _)| *n)
+                .collect();
+            out += &format!("  (not right in: {})\n", absent.join(", "));
+        }
+        out += "connections lost / reconnected, per stage:";
+        for st in STAGES {
+            let log = self.p.log(&label(st));
+            out += &format!(
+                " {st} {}/{}",
+                log.matches("lost connection").count(),
+                log.matches("reconnected").count()
+            );
+        }
+        out += "\n";
+        if self.embedded.is_none()
+            && let Some(q) = rabbitmqctl(&[
+                "-q",
+                "list_queues",
+                "name",
+                "messages_ready",
+                "messages_unacknowledged",
+                "consumers",
+            ])
+        {
+            let ours = self.queue_names();
+            out += "RabbitMQ queues of this run (ready, unacknowledged, consumers):\n";
+            for l in q.lines().filter(|l| {
+                l.split_whitespace()
+                    .next()
+                    .is_some_and(|n| ours.contains(n))
+            }) {
+                out += &format!("  {l}\n");
+            }
+        }
+        out
     }
 
     /// Stop everything cleanly; every stage must exit 0.
@@ -328,14 +398,14 @@ impl Net {
         }
     }
 
-    /// The stages' queues hold nothing (ready or unacknowledged).
-    fn queues_empty(&self) {
+    /// The stages' queues hold nothing (ready or unacknowledged) within `secs`.
+    fn queues_empty(&self, secs: u64) {
         let names: Vec<String> = STAGES.iter().map(|s| s.replace('/', ".")).collect();
         let mut last = String::new();
         if let Some(e) = &self.embedded {
             // The embedded broker keeps one file per queued message under
             // queues/<session>/ (vendor/mqtt5/PITCHER-PATCH.md); the broker is this run's own.
-            let ok = wait_for(30, || {
+            let ok = wait_for(secs, || {
                 last = common::files(&e.data.join("queues"))
                     .into_iter()
                     .map(|f| f.display().to_string())
@@ -347,37 +417,63 @@ impl Net {
             assert!(ok, "messages left in the embedded broker's queues:\n{last}");
             return;
         }
-        let ok = wait_for(30, || {
+        let ours = self.queue_names();
+        // Every stage but the watch and the poll consumes from a queue.
+        assert_eq!(
+            ours.len(),
+            STAGES.len() - 2,
+            "the stages' queue names (state/*/*/*.qname): {ours:?}"
+        );
+        let ok = wait_for(secs, || {
             let Some(out) = rabbitmqctl(&["-q", "list_queues", "name", "messages"]) else {
                 return true; // no rabbitmqctl here: nothing to check with
             };
             last = out.clone();
-            !out.lines().any(|l| {
+            let mut seen = 0;
+            let busy = out.lines().any(|l| {
                 let mut w = l.split_whitespace();
                 let (Some(name), Some(n)) = (w.next(), w.next()) else {
                     return false;
                 };
-                names
-                    .iter()
-                    .any(|s| name.contains(&format!(".{s}.")) || name.ends_with(&format!(".{s}")))
-                    && name.contains(&self.suffix())
-                    && n != "0"
-            })
+                if !ours.contains(name) {
+                    return false;
+                }
+                seen += 1;
+                n != "0"
+            });
+            !busy && seen == ours.len()
         });
-        assert!(ok, "queues not empty:\n{last}");
+        let listed: Vec<&str> = last
+            .lines()
+            .filter(|l| {
+                l.split_whitespace()
+                    .next()
+                    .is_some_and(|n| ours.contains(n))
+            })
+            .collect();
+        assert!(
+            ok,
+            "logs:{}\n\nthis run's queues are not all there and empty: {ours:?}\nlisted:\n{}",
+            self.logs(),
+            listed.join("\n")
+        );
     }
 
-    fn suffix(&self) -> String {
-        // The queue names carry the random part of the test's pump (the config dir differs),
-        // but not our unique id; accept any queue of these stage names with messages left
-        // only when it belongs to this run: its name is in this pump's state dir.
-        let mut s = String::new();
-        if let Ok(rd) = fs::read_dir(self.p.path("state")) {
-            for e in rd.flatten() {
-                s = e.file_name().to_string_lossy().into_owned();
-            }
-        }
-        s
+    /// This run's queue names, as the stages saved them (state/<component>/<config>/*.qname).
+    fn queue_names(&self) -> BTreeSet<String> {
+        STAGES
+            .iter()
+            .flat_map(|st| {
+                fs::read_dir(self.p.path("state").join(st))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".qname"))
+                    .filter_map(|e| fs::read_to_string(e.path()).ok())
+                    .map(|q| q.trim().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 
     fn drain(&mut self) -> BTreeMap<&'static str, Vec<pitcher_core::Message>> {
@@ -481,7 +577,13 @@ fn run(v: Variant) {
         }
     }
     if v.flakey {
-        for round in 0..3 {
+        // Three restarts; more for a stress run: PITCHER_FLOW_RESTARTS=10 cargo test ...
+        let restarts: usize = std::env::var("PITCHER_FLOW_RESTARTS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(3)
+            .clamp(1, 11);
+        for round in 0..restarts {
             assert!(
                 wait_for(90, || common::files(&n.dest).len() >= 5 * (round + 1)),
                 "too little arrived before restart {round}:{}",
@@ -508,7 +610,7 @@ fn run(v: Variant) {
     n.settle("after the tree", 240);
     if v.flakey {
         // The restarts really cut the stages off, and they came back by themselves.
-        for st in ["sarra/f20", "winnow/f30w", "subscribe/f30"] {
+        for st in ["sarra/f20", "winnow/f30w", "subscribe/f30", "sender/f50"] {
             let log = n.p.log(&label(st));
             assert!(
                 log.contains("reconnected"),
@@ -586,8 +688,11 @@ fn run(v: Variant) {
             "the sender must send every product once"
         );
     }
+    // Drained while everything runs (late duplicates after restarts included), and nothing
+    // left behind by stopping.
+    n.queues_empty(60);
     n.stop_all();
-    n.queues_empty();
+    n.queues_empty(30);
     let leftovers: Vec<String> = [&n.mirror, &n.dest, &n.out]
         .iter()
         .flat_map(|r| {

@@ -255,6 +255,7 @@ fn sender_refuses_relpaths_that_escape_base_dir() {
             msg("a/../../secret.txt"),
             msg("link.txt"),
             msg("outdir/also.txt"),
+            msg("missing.txt"),
             msg("ok.txt"),
             msg("inside.txt"),
         ],
@@ -280,6 +281,12 @@ fn sender_refuses_relpaths_that_escape_base_dir() {
         b"fine\n"
     );
     assert_eq!(log.matches("rejected: 403").count(), 4, "{log}");
+    // A file that is not there is not sent, and says so (once).
+    assert_eq!(
+        log.matches("send of missing.txt failed: 404").count(),
+        1,
+        "{log}"
+    );
     let _ = p.run(&["cleanup", "sender/e"]);
 }
 

@@ -14,7 +14,7 @@ use pitcher_core::topic::{amqp_words, strip_prefix};
 use pitcher_core::{DecodeLimits, Format, Headers, format};
 use tracing::{debug, info, warn};
 
-use super::{connect, lost, scrub, short};
+use super::{connect, lost, scrub, setup_timeout, short};
 use crate::backoff::Backoff;
 use crate::batching::batch_item;
 use crate::delivery::{AckToken, ConsumerStats, QueueSpec, Received};
@@ -42,6 +42,12 @@ pub struct AmqpConsumer {
     /// [`ack_all`](Self::ack_all) covers the lowest of them, that run goes out as one
     /// `multiple` ack (one frame instead of one per message).
     unacked: BTreeSet<u64>,
+    /// The highest delivery tag received on the current connection. The broker numbers a
+    /// channel's deliveries 1, 2, 3 ...; a tag that is not the next one means a delivery never
+    /// reached this consumer, and a `multiple` ack could then cover it unseen: multiple acks
+    /// are off for the rest of that connection.
+    last_tag: u64,
+    tags_in_sequence: bool,
     backoff: Backoff,
     stats: ConsumerStats,
 }
@@ -66,6 +72,8 @@ impl AmqpConsumer {
             live: None,
             generation: 0,
             unacked: BTreeSet::new(),
+            last_tag: 0,
+            tags_in_sequence: true,
             backoff: Backoff::default(),
             stats: ConsumerStats::default(),
         }
@@ -83,6 +91,8 @@ impl AmqpConsumer {
             let live = self.open().await?;
             self.generation += 1;
             self.unacked.clear();
+            self.last_tag = 0;
+            self.tags_in_sequence = true;
             self.live = Some(live);
             self.backoff.succeeded();
             info!(broker = %self.endpoint, queue = %self.queue.name, "consuming");
@@ -110,7 +120,7 @@ impl AmqpConsumer {
 
     async fn open(&self) -> Result<Live, BrokerError> {
         let broker = self.endpoint.masked();
-        let t = self.timeout;
+        let t = setup_timeout(self.timeout);
         let connection = connect(&self.endpoint, t, &self.name).await?;
         let step = |what: &'static str| {
             let broker = broker.clone();
@@ -273,6 +283,16 @@ impl AmqpConsumer {
                     connection: self.generation,
                     tag: delivery.delivery_tag,
                 };
+                if delivery.delivery_tag != self.last_tag + 1 && self.tags_in_sequence {
+                    warn!(
+                        broker = %self.endpoint,
+                        "delivery tag {} after {}: acknowledging one by one on this connection",
+                        delivery.delivery_tag,
+                        self.last_tag
+                    );
+                    self.tags_in_sequence = false;
+                }
+                self.last_tag = self.last_tag.max(delivery.delivery_tag);
                 self.unacked.insert(delivery.delivery_tag);
                 self.stats.bytes += delivery.data.len() as u64;
                 match decode(&delivery, &self.queue.topic_prefix, self.limits) {
@@ -343,7 +363,7 @@ impl AmqpConsumer {
             .filter(|t| t.connection == self.generation)
             .map(|t| t.tag)
             .collect();
-        let plan = AckPlan::new(&self.unacked, &wanted);
+        let plan = AckPlan::new(&self.unacked, &wanted, self.tags_in_sequence);
         if plan.already > 0 {
             debug!(broker = %self.endpoint, "{} acknowledgement(s) of messages acknowledged already skipped", plan.already);
         }
@@ -411,8 +431,11 @@ impl AmqpConsumer {
     /// Closes the connection; unacknowledged messages go back to the queue.
     pub async fn close(&mut self) {
         if let Some(live) = self.live.take() {
-            let _ =
-                tokio::time::timeout(self.timeout, live.connection.close(200, "bye".into())).await;
+            let _ = tokio::time::timeout(
+                setup_timeout(self.timeout),
+                live.connection.close(200, "bye".into()),
+            )
+            .await;
         }
     }
 }
@@ -428,10 +451,11 @@ struct AckPlan {
 }
 
 impl AckPlan {
-    fn new(unacked: &BTreeSet<u64>, wanted: &BTreeSet<u64>) -> AckPlan {
+    /// `multiple`: whether a `multiple` ack may be used at all.
+    fn new(unacked: &BTreeSet<u64>, wanted: &BTreeSet<u64>, multiple: bool) -> AckPlan {
         let mut through = None;
         let mut covered = 0;
-        for tag in unacked {
+        for tag in unacked.iter().take_while(|_| multiple) {
             if !wanted.contains(tag) {
                 break;
             }
@@ -527,7 +551,7 @@ mod tests {
 
     #[test]
     fn a_whole_pass_is_one_multiple_ack() {
-        let plan = AckPlan::new(&set(&[1, 2, 3, 4]), &set(&[4, 2, 3, 1]));
+        let plan = AckPlan::new(&set(&[1, 2, 3, 4]), &set(&[4, 2, 3, 1]), true);
         assert_eq!(
             plan,
             AckPlan {
@@ -541,7 +565,7 @@ mod tests {
     #[test]
     fn a_hole_ends_the_multiple_ack_and_the_rest_go_singly() {
         // 3 is not acknowledged (its work failed): it must stay outstanding.
-        let plan = AckPlan::new(&set(&[1, 2, 3, 4, 5]), &set(&[1, 2, 4, 5]));
+        let plan = AckPlan::new(&set(&[1, 2, 3, 4, 5]), &set(&[1, 2, 4, 5]), true);
         assert_eq!(plan.through, Some((2, 2)));
         assert_eq!(plan.singles, vec![4, 5]);
         assert_eq!(plan.already, 0);
@@ -549,14 +573,22 @@ mod tests {
 
     #[test]
     fn nothing_is_covered_when_the_lowest_outstanding_tag_is_not_asked_for() {
-        let plan = AckPlan::new(&set(&[7, 8, 9]), &set(&[8, 9]));
+        let plan = AckPlan::new(&set(&[7, 8, 9]), &set(&[8, 9]), true);
         assert_eq!(plan.through, None);
         assert_eq!(plan.singles, vec![8, 9]);
     }
 
     #[test]
+    fn without_multiple_every_tag_goes_singly() {
+        let plan = AckPlan::new(&set(&[1, 2, 3, 5]), &set(&[1, 2, 3, 5, 9]), false);
+        assert_eq!(plan.through, None);
+        assert_eq!(plan.singles, vec![1, 2, 3, 5]);
+        assert_eq!(plan.already, 1);
+    }
+
+    #[test]
     fn a_single_tag_is_a_plain_ack() {
-        let plan = AckPlan::new(&set(&[7, 8, 9]), &set(&[7]));
+        let plan = AckPlan::new(&set(&[7, 8, 9]), &set(&[7]), true);
         assert_eq!(plan.through, None);
         assert_eq!(plan.singles, vec![7]);
     }
@@ -564,7 +596,7 @@ mod tests {
     #[test]
     fn tags_acknowledged_already_or_never_received_are_skipped() {
         // 1 and 2 went out earlier; 6 was never delivered on this connection.
-        let plan = AckPlan::new(&set(&[3, 4, 5]), &set(&[1, 2, 3, 4, 6]));
+        let plan = AckPlan::new(&set(&[3, 4, 5]), &set(&[1, 2, 3, 4, 6]), true);
         assert_eq!(plan.through, Some((4, 2)));
         assert!(plan.singles.is_empty());
         assert_eq!(plan.already, 3);
@@ -575,7 +607,7 @@ mod tests {
         // 11..=20 were acknowledged singly before; now 1..=10 complete the prefix.
         let unacked: BTreeSet<u64> = (1..=10).chain(21..=25).collect();
         let wanted: BTreeSet<u64> = (1..=10).collect();
-        let plan = AckPlan::new(&unacked, &wanted);
+        let plan = AckPlan::new(&unacked, &wanted, true);
         assert_eq!(plan.through, Some((10, 10)));
         assert!(plan.singles.is_empty());
     }

@@ -14,6 +14,7 @@ use lapin::{Connection, ConnectionProperties};
 
 use crate::endpoint::{Endpoint, Protocol};
 use crate::error::BrokerError;
+pub(crate) use crate::timeouts::setup_timeout;
 
 /// Heartbeat negotiated with the broker, so a dead peer is noticed within about twice this.
 const HEARTBEAT_SECONDS: u16 = 30;
@@ -24,7 +25,7 @@ const HEARTBEAT_SECONDS: u16 = 30;
 /// Notification messages are far smaller; a longer body is split over several frames.
 const FRAME_MAX: u32 = 16 * 1024;
 
-/// Opens a connection within `timeout`.
+/// Opens a connection within `timeout` (capped: [`setup_timeout`]).
 pub(crate) async fn connect(
     endpoint: &Endpoint,
     timeout: Duration,
@@ -64,6 +65,7 @@ pub(crate) async fn connect(
             None => Connection::connect_uri(uri, props).await,
         }
     };
+    let timeout = setup_timeout(timeout);
     match tokio::time::timeout(timeout, connecting).await {
         Err(_) => Err(BrokerError::Timeout {
             broker: endpoint.masked(),

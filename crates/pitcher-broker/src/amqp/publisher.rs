@@ -12,7 +12,7 @@ use lapin::{BasicProperties, Channel, Confirmation, Connection, ExchangeKind};
 use tracing::{info, warn};
 
 use super::consumer::timed;
-use super::{connect, lost, scrub, short};
+use super::{connect, lost, scrub, setup_timeout, short};
 use crate::backoff::Backoff;
 use crate::delivery::Outgoing;
 use crate::endpoint::Endpoint;
@@ -60,14 +60,14 @@ impl AmqpPublisher {
         }
         self.live = None;
         let broker = self.endpoint.masked();
-        let connection = connect(&self.endpoint, self.timeout, &self.name).await?;
+        let connection = connect(&self.endpoint, setup_timeout(self.timeout), &self.name).await?;
         let refused = |what: &str, e: lapin::Error| BrokerError::Refused {
             broker: broker.clone(),
             what: what.into(),
             reason: scrub(&self.endpoint, &e.to_string()),
         };
         let channel = timed(
-            self.timeout,
+            setup_timeout(self.timeout),
             &broker,
             "opening a channel",
             connection.create_channel(),
@@ -75,7 +75,7 @@ impl AmqpPublisher {
         .await?
         .map_err(|e| refused("opening a channel", e))?;
         timed(
-            self.timeout,
+            setup_timeout(self.timeout),
             &broker,
             "confirm.select",
             channel.confirm_select(ConfirmSelectOptions::default()),
@@ -105,7 +105,7 @@ impl AmqpPublisher {
             ..Default::default()
         };
         let r = timed(
-            self.timeout,
+            setup_timeout(self.timeout),
             &self.endpoint.masked(),
             "exchange.declare",
             live.channel.exchange_declare(
@@ -272,8 +272,11 @@ impl AmqpPublisher {
     /// Closes the connection.
     pub async fn close(&mut self) {
         if let Some(live) = self.live.take() {
-            let _ =
-                tokio::time::timeout(self.timeout, live.connection.close(200, "bye".into())).await;
+            let _ = tokio::time::timeout(
+                setup_timeout(self.timeout),
+                live.connection.close(200, "bye".into()),
+            )
+            .await;
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::batching::batch_item;
 use crate::delivery::{AckToken, ConsumerStats, QueueSpec, Received};
 use crate::endpoint::Endpoint;
 use crate::error::BrokerError;
+use crate::timeouts::setup_timeout;
 
 struct Live {
     client: AsyncClient,
@@ -137,7 +138,7 @@ impl MqttConsumer {
             // ~13 MiB written at start); a consumer publishes nothing, it only acknowledges.
             .set_outgoing_inflight_upper_limit(16)
             .set_keep_alive(Duration::from_secs(30))
-            .set_connection_timeout(self.timeout.as_secs().max(1));
+            .set_connection_timeout(setup_timeout(self.timeout).as_secs().max(1));
         let (client, mut eventloop) = AsyncClient::new(opts, 1024);
         let (tx, rx) = mpsc::unbounded_channel();
         let up = Arc::new(AtomicBool::new(false));
@@ -197,7 +198,7 @@ impl MqttConsumer {
                 }
             }
         });
-        let outcome = tokio::time::timeout(self.timeout, ready_rx).await;
+        let outcome = tokio::time::timeout(setup_timeout(self.timeout), ready_rx).await;
         let fail = |reason: String| super::rumqttc_failure(&self.endpoint, &reason);
         match outcome {
             Ok(Ok(Ok(()))) => {}
@@ -214,7 +215,7 @@ impl MqttConsumer {
                 return Err(BrokerError::Timeout {
                     broker: self.endpoint.masked(),
                     what: "connecting",
-                    seconds: self.timeout.as_secs(),
+                    seconds: setup_timeout(self.timeout).as_secs(),
                 });
             }
         }
@@ -229,12 +230,15 @@ impl MqttConsumer {
             }
             // Wait for the SUBACK: until the broker has the subscription, messages published to
             // a new session's topics would go nowhere.
-            let answer = tokio::time::timeout(self.timeout, suback_rx.recv()).await;
+            let answer = tokio::time::timeout(setup_timeout(self.timeout), suback_rx.recv()).await;
             let refused = match answer {
                 Ok(Some(Ok(()))) => None,
                 Ok(Some(Err(codes))) => Some(format!("refused: {codes}")),
                 Ok(None) => Some("the connection ended".to_string()),
-                Err(_) => Some(format!("no SUBACK within {} s", self.timeout.as_secs())),
+                Err(_) => Some(format!(
+                    "no SUBACK within {} s",
+                    setup_timeout(self.timeout).as_secs()
+                )),
             };
             if let Some(reason) = refused {
                 task.abort();
@@ -391,7 +395,8 @@ impl MqttConsumer {
         if let Some(mut live) = self.live.take() {
             live.closing.store(true, Ordering::SeqCst);
             if live.held.is_empty() {
-                let _ = tokio::time::timeout(self.timeout, live.client.disconnect()).await;
+                let _ = tokio::time::timeout(setup_timeout(self.timeout), live.client.disconnect())
+                    .await;
                 // Let the event loop flush the DISCONNECT, then end it: a closed consumer must not
                 // go on reporting its connection (e.g. when the broker stops after it).
                 let _ = tokio::time::timeout(Duration::from_millis(500), &mut live.task).await;

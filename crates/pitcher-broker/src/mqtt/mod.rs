@@ -67,6 +67,7 @@ pub(crate) async fn connect(
     e: &Endpoint,
     timeout: Duration,
 ) -> Result<(), BrokerError> {
+    let timeout = crate::timeouts::setup_timeout(timeout);
     let attempt = async {
         if e.protocol == Protocol::Mqtts {
             Ok(client.connect_with_tls(tls_config(e, timeout).await?).await)

@@ -53,7 +53,11 @@ impl MqttPublisher {
             return Ok(());
         }
         if let Some(old) = self.live.take() {
-            let _ = tokio::time::timeout(self.timeout, old.client.disconnect_abnormally()).await;
+            let _ = tokio::time::timeout(
+                crate::timeouts::setup_timeout(self.timeout),
+                old.client.disconnect_abnormally(),
+            )
+            .await;
         }
         let client = MqttClient::with_options(
             options(&self.endpoint, &self.client_id).with_clean_start(true),
@@ -192,8 +196,11 @@ impl MqttPublisher {
         {
             warn!(broker = %self.endpoint, "publishing connection lost: unconfirmed messages are left to the caller's retry spool");
             if let Some(old) = self.live.take() {
-                let _ =
-                    tokio::time::timeout(self.timeout, old.client.disconnect_abnormally()).await;
+                let _ = tokio::time::timeout(
+                    crate::timeouts::setup_timeout(self.timeout),
+                    old.client.disconnect_abnormally(),
+                )
+                .await;
             }
             self.backoff.failed();
             return results

@@ -185,6 +185,12 @@ impl Sender {
                     return;
                 }
                 Err(SendError::Reject(code, reason)) => {
+                    // Not the filter's choice: the product is not sent, always worth a line
+                    // (as for a failed download). A file event left out on purpose (202) is
+                    // not news; a 403 is logged by the flow (once).
+                    if code != 202 && code != 403 {
+                        tracing::warn!("send of {} failed: {code} {reason}", item.msg.rel_path);
+                    }
                     item.reject(code, reason);
                     return;
                 }

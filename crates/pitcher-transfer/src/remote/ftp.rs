@@ -489,14 +489,17 @@ impl FtpRemote {
                 });
             }
         }
-        if temp != path {
-            self.rename(&temp, path).await?;
-        }
+        // Mode and times on the inflight file, then the rename: the final name appears with
+        // them already set. (Set after the rename, a downstream poll listing in between saw
+        // the file with the time of the upload and announced it a second time.)
         if let Some(mode) = options.mode {
-            self.chmod(path, mode).await?;
+            self.chmod(&temp, mode).await?;
         }
         if let Some(mtime) = options.mtime {
-            self.set_mtime(path, mtime).await?;
+            self.set_mtime(&temp, mtime).await?;
+        }
+        if temp != path {
+            self.rename(&temp, path).await?;
         }
         Ok(sent)
     }

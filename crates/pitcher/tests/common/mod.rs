@@ -67,6 +67,10 @@ impl Pump {
             .env("PITCHER_STATE_DIR", self.path("state"))
             .env_remove("PITCHER_CONFIG_DIR")
             .env_remove("RUST_LOG");
+        // For diagnosis: `PITCHER_TEST_RUST_LOG=debug cargo test ...` runs the children at that level.
+        if let Some(level) = std::env::var_os("PITCHER_TEST_RUST_LOG") {
+            c.env("RUST_LOG", level);
+        }
         c
     }
 
