@@ -607,9 +607,7 @@ fn run(v: Variant) {
             }
         }
     }
-    // Broker restarts cost time to recover (back-off up to 64 s, set-up steps up to 60 s): the
-    // flakey variants are given longer to settle. What never arrives is still a failure.
-    n.settle("after the tree", if v.flakey { 420 } else { 240 });
+    n.settle("after the tree", 240);
     if v.flakey {
         // The restarts really cut the stages off, and they came back by themselves.
         for st in ["sarra/f20", "winnow/f30w", "subscribe/f30", "sender/f50"] {
@@ -741,10 +739,9 @@ fn flow_restart_with_kill_9() {
 /// restarts, with mirror and dest complete, and the test was ignored. Not reproduced since in
 /// ~20 local runs (~100 restarts) nor in a clean-clone CI run; changed since: set-up steps
 /// (connect, handshake, declares) give up after 60 s instead of the 300 s `timeout` (a stage
-/// stuck in one would have outlasted the 240 s settle, now 420 s for the flakey variants; the
-/// likeliest explanation, not proven), the sender logs every product it cannot send, and a
-/// failure reports per missing file the messages each tap saw, the queue depths and each
-/// stage's losses and reconnects.
+/// stuck in one would have outlasted the 240 s settle; the likeliest explanation, not proven),
+/// the sender logs every product it cannot send, and a failure reports per missing file the
+/// messages each tap saw, the queue depths and each stage's losses and reconnects.
 #[test]
 fn flow_flakey_broker() {
     run(Variant {
