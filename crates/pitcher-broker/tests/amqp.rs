@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Proxy, free_port, service_available, unique};
+use common::{Proxy, reserve_port, service_available, unique};
 use pitcher_broker::amqp::{AmqpConsumer, AmqpPublisher};
 use pitcher_broker::{Binding, BrokerError, Consumer, Endpoint, Outgoing, QueueSpec, Received};
 use pitcher_core::topic::{amqp_topic, rel_path_dirs};
@@ -311,18 +311,21 @@ async fn unreachable_broker_is_retried_with_backoff_until_it_appears() {
     if !rabbit() {
         return;
     }
-    let port = free_port();
+    // The exchange the queue binds to exists (other tests may not have run first).
+    publisher().await.close().await;
+    let reserved = reserve_port();
     let test = unique("late");
     let mut q = queue(&test);
     q.name = unique("q_guest.test.late.");
-    let mut c = AmqpConsumer::new(endpoint(port), q, 5, Duration::from_secs(5), "pitcher-test");
+    let e = endpoint(reserved.port);
+    let mut c = AmqpConsumer::new(e, q, 5, Duration::from_secs(5), "pitcher-test");
     let err = c.receive(10, Duration::from_millis(100)).await.unwrap_err();
     assert!(matches!(err, BrokerError::Connect { .. }), "{err:?}");
     // Within the back-off, no new attempt is made.
     let err = c.receive(10, Duration::from_millis(10)).await.unwrap_err();
     assert!(matches!(err, BrokerError::NotConnected { .. }), "{err:?}");
     // The broker appears (through a proxy on that port): the consumer connects by itself.
-    let _proxy = Proxy::start(port, SocketAddr::from(([127, 0, 0, 1], 5672))).await;
+    let _proxy = Proxy::start_on(reserved, SocketAddr::from(([127, 0, 0, 1], 5672)));
     let mut connected = false;
     for _ in 0..40 {
         if c.receive(10, Duration::from_millis(250)).await.is_ok() {
@@ -580,7 +583,9 @@ async fn ack_all_with_holes_leaves_exactly_the_holes_unacknowledged() {
     let more = drain(&mut c, 1, true).await;
     assert_eq!(more.len(), 1);
     assert_eq!(c.stats().acked, 29);
-    // After a cut, exactly the holes come back.
+    // After a cut, exactly the holes come back (once the broker has the acks: one still in
+    // the proxy when it cuts would be lost, and its message redelivered).
+    c.barrier().await.unwrap();
     proxy.cut();
     let again = receive_across_a_cut(&mut c, holes.len()).await;
     let hole_names: HashSet<_> = holes
@@ -616,6 +621,7 @@ async fn ack_all_acknowledges_a_pass_and_drops_stale_tokens() {
     c.ack_all(&tokens).await.unwrap();
     assert_eq!(c.stats().acked, 40);
     // After a cut, the 20 come back; acking the old tokens for them drops them as stale.
+    c.barrier().await.unwrap();
     proxy.cut();
     let again = receive_across_a_cut(&mut c, 20).await;
     let held_names: HashSet<_> = held.iter().map(|r| r.message.rel_path.clone()).collect();

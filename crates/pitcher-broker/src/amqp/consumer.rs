@@ -428,6 +428,28 @@ impl AmqpConsumer {
         }
     }
 
+    /// Waits until the broker has handled everything sent on the channel so far. AMQP does
+    /// not answer acknowledgements, and one still in flight when the connection drops is lost
+    /// (its message is redelivered). A synchronous method is answered in order, so the reply to
+    /// a basic.qos (with the same prefetch) sent after them means they were applied. Not
+    /// connected: nothing to wait for.
+    pub async fn barrier(&mut self) -> Result<(), BrokerError> {
+        let Some(live) = self.live.as_ref() else {
+            return Ok(());
+        };
+        let broker = self.endpoint.masked();
+        let qos = live
+            .channel
+            .basic_qos(self.prefetch, BasicQosOptions { global: false });
+        let result = match timed(self.timeout, &broker, "basic.qos", qos).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => lost(&self.endpoint, &e),
+            Err(e) => e,
+        };
+        self.drop_connection(&result.to_string());
+        Err(result)
+    }
+
     /// Closes the connection; unacknowledged messages go back to the queue.
     pub async fn close(&mut self) {
         if let Some(live) = self.live.take() {

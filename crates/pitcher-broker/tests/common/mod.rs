@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Notify;
 
 /// Is a service listening on 127.0.0.1:`port`? Without `CI` a missing service skips the test with
@@ -41,10 +41,31 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}{:08x}", rand::random::<u32>())
 }
 
-/// A free local port (nothing listens on it once this returns).
+/// A free local port (nothing listens on it once this returns). Another test may bind it
+/// next, so this is only for ports handed to a server that starts straight away; a port that
+/// must stay unreachable for a while is a [`ReservedPort`].
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
+}
+
+/// A local port held by a socket that is bound but not listening: connections to it are
+/// refused, as to a broker that is not there, and no other test's `bind(0)` can be given it
+/// meanwhile (no SO_REUSEADDR). [`Proxy::start_on`] later listens on it.
+///
+/// (A port from [`free_port`] was once taken by a concurrent test's silent listener: the
+/// "unreachable" broker then accepted the connection and never answered.)
+pub struct ReservedPort {
+    socket: TcpSocket,
+    pub port: u16,
+}
+
+/// Must be called inside a tokio runtime (the socket is registered with it).
+pub fn reserve_port() -> ReservedPort {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    ReservedPort { socket, port }
 }
 
 /// Forwards 127.0.0.1:`port` to `target`; `cut()` drops every open connection (as a broker
@@ -56,8 +77,21 @@ pub struct Proxy {
 }
 
 impl Proxy {
+    /// A proxy on a port of its own (`port` 0) or on `port`.
     pub async fn start(port: u16, target: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        Proxy::serve(
+            TcpListener::bind(("127.0.0.1", port)).await.unwrap(),
+            target,
+        )
+    }
+
+    /// A proxy that starts listening on a port reserved earlier: nothing else can have taken
+    /// it in between.
+    pub fn start_on(reserved: ReservedPort, target: SocketAddr) -> Proxy {
+        Proxy::serve(reserved.socket.listen(1024).unwrap(), target)
+    }
+
+    fn serve(listener: TcpListener, target: SocketAddr) -> Proxy {
         let port = listener.local_addr().unwrap().port();
         let cut = Arc::new(Notify::new());
         let stopped = Arc::new(AtomicBool::new(false));
