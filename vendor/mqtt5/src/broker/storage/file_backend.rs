@@ -2,6 +2,7 @@
 //!
 //! Provides durable storage using organized file structure with atomic operations.
 
+use super::queue_journal::QueueJournal;
 use super::session_log::{sync_directory, SessionChange, SessionLog};
 use super::write_behind::{InflightKey, QueueKey, WriteBatch, WriteBehind};
 use super::{
@@ -65,6 +66,8 @@ pub struct FileBackend {
     write_behind: Arc<WriteBehind>,
     queue_flush: mpsc::Sender<oneshot::Sender<()>>,
     durability: QueueDurability,
+    /// PITCHER PATCH: the write-ahead journal of the queue writer (not with `WriteBehind`).
+    journal: Option<Arc<QueueJournal>>,
 }
 
 impl Drop for FileBackend {
@@ -126,6 +129,33 @@ impl FileBackend {
             Self::write_storage_version(&base_dir).await?;
         }
 
+        // PITCHER PATCH: temp files of writes interrupted by a crash (kill -9 between create and
+        // rename in `write_durably`) are orphans: the directory lock says no other broker
+        // writes here, so remove them before anything reads the queues. Then the journal of
+        // the last run is replayed onto the queue files.
+        for top in [&queues_dir, &inflight_dir] {
+            remove_orphan_temp_files(top);
+        }
+        let sync = durability == QueueDurability::Synced;
+        let journal = if durability == QueueDurability::WriteBehind {
+            None
+        } else {
+            let (base, queues, inflight) =
+                (base_dir.clone(), queues_dir.clone(), inflight_dir.clone());
+            let opened = tokio::task::spawn_blocking(move || {
+                QueueJournal::open(&base, &queues, &inflight, sync)
+            })
+            .await
+            .map_err(|e| MqttError::Configuration(format!("Queue journal task failed: {e}")))?
+            .map_err(|e| {
+                MqttError::Configuration(format!(
+                    "Cannot open the queue journal in {}: {e}",
+                    base_dir.display()
+                ))
+            })?;
+            Some(Arc::new(opened))
+        };
+
         let write_behind = Arc::new(WriteBehind::default());
         let (flush_tx, flush_rx) = mpsc::channel(4);
         tokio::spawn(Self::run_queue_writer(
@@ -133,7 +163,8 @@ impl FileBackend {
             inflight_dir.clone(),
             Arc::clone(&write_behind),
             flush_rx,
-            durability == QueueDurability::Synced,
+            sync,
+            journal.clone(),
         ));
 
         let backend = Self {
@@ -146,13 +177,8 @@ impl FileBackend {
             write_behind,
             queue_flush: flush_tx,
             durability,
+            journal,
         };
-        // PITCHER PATCH: temp files of writes interrupted by a crash (kill -9 between create and
-        // rename in `write_durably`) are orphans: the directory lock says no other broker
-        // writes here, so remove them before anything reads the queues.
-        for top in [&backend.queues_dir, &backend.inflight_dir] {
-            remove_orphan_temp_files(top);
-        }
         backend.scan_queues().await?;
 
         info!(
@@ -263,6 +289,7 @@ impl FileBackend {
         write_behind: Arc<WriteBehind>,
         mut flushes: mpsc::Receiver<oneshot::Sender<()>>,
         sync: bool,
+        journal: Option<Arc<QueueJournal>>,
     ) {
         let mut settle = tokio::time::interval(INFLIGHT_SETTLE);
         settle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -276,14 +303,31 @@ impl FileBackend {
                 () = write_behind.urgent() => None,
                 _ = settle.tick() => None,
             };
-            Self::write_batch(&queues_dir, &inflight_dir, &write_behind, sync).await;
+            Self::write_batch(
+                &queues_dir,
+                &inflight_dir,
+                &write_behind,
+                sync,
+                journal.as_ref(),
+            )
+            .await;
             if let Some(done) = flush_reply {
                 if done.send(()).is_err() {
                     debug!("Flush requester stopped waiting");
                 }
             }
         }
-        Self::write_batch(&queues_dir, &inflight_dir, &write_behind, sync).await;
+        Self::write_batch(
+            &queues_dir,
+            &inflight_dir,
+            &write_behind,
+            sync,
+            journal.as_ref(),
+        )
+        .await;
+        if let Some(journal) = &journal {
+            journal.checkpoint().await;
+        }
     }
 
     /// PITCHER PATCH: writes one batch out; marks it durable, or puts its failed writes back
@@ -293,9 +337,26 @@ impl FileBackend {
         inflight_dir: &Path,
         write_behind: &WriteBehind,
         sync: bool,
+        journal: Option<&Arc<QueueJournal>>,
     ) {
         let batch = write_behind.take_batch();
         let id = batch.id;
+        if let Some(journal) = journal {
+            // Durable once journaled; the files follow at the next checkpoint.
+            let appender = Arc::clone(journal);
+            let appended = tokio::task::spawn_blocking(move || appender.append(batch)).await;
+            match appended {
+                Ok(Ok(())) => write_behind.mark_durable(id),
+                Ok(Err((batch, why))) => {
+                    warn!("{why}; the batch is retried");
+                    write_behind.restore_batch(batch);
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => warn!("Queue journal task failed: {e}"),
+            }
+            journal.checkpoint_in_background_if_due();
+            return;
+        }
         let (failed_queue, failed_inflight) =
             Self::write_out(queues_dir, inflight_dir, batch, sync).await;
         if failed_queue.is_empty() && failed_inflight.is_empty() {
@@ -479,6 +540,10 @@ impl FileBackend {
     /// Never fails; session writes are durable before they are acknowledged.
     pub async fn shutdown(&self) -> Result<()> {
         self.flush_queue_writes().await;
+        // PITCHER PATCH: a clean stop leaves the queue files complete and the journal empty.
+        if let Some(journal) = &self.journal {
+            journal.checkpoint().await;
+        }
         Ok(())
     }
 
@@ -853,6 +918,29 @@ impl FileBackend {
         }
         Ok(removed)
     }
+
+    /// The inflight messages of `client_id` in its files.
+    async fn inflight_on_disk(&self, client_id: &str) -> Result<Vec<InflightMessage>> {
+        let client_dir = self.inflight_dir.join(client_id);
+        if !client_dir.exists() {
+            return Ok(Vec::new());
+        }
+
+        let files = self.list_files(&client_dir, "json").await?;
+        let mut messages = Vec::new();
+
+        for file_path in files {
+            if let Some(msg) = self.read_file::<InflightMessage>(file_path.clone()).await? {
+                if !msg.is_expired() {
+                    messages.push(msg);
+                } else if let Err(e) = fs::remove_file(&file_path).await {
+                    warn!("failed to remove expired inflight file: {e}");
+                }
+            }
+        }
+
+        Ok(messages)
+    }
 }
 
 impl StorageBackend for FileBackend {
@@ -1038,25 +1126,16 @@ impl StorageBackend for FileBackend {
 
     async fn get_inflight_messages(&self, client_id: &str) -> Result<Vec<InflightMessage>> {
         self.flush_queue_writes().await;
-        let client_dir = self.inflight_dir.join(client_id);
-        if !client_dir.exists() {
-            return Ok(Vec::new());
-        }
-
-        let files = self.list_files(&client_dir, "json").await?;
-        let mut messages = Vec::new();
-
-        for file_path in files {
-            if let Some(msg) = self.read_file::<InflightMessage>(file_path.clone()).await? {
-                if !msg.is_expired() {
-                    messages.push(msg);
-                } else if let Err(e) = fs::remove_file(&file_path).await {
-                    warn!("failed to remove expired inflight file: {e}");
-                }
-            }
-        }
-
-        Ok(messages)
+        let on_disk = self.inflight_on_disk(client_id).await?;
+        // PITCHER PATCH: what is journaled but not in the files yet is laid over them.
+        Ok(match &self.journal {
+            Some(journal) => journal
+                .overlay_inflight(client_id, on_disk)
+                .into_iter()
+                .filter(|m| !m.is_expired())
+                .collect(),
+            None => on_disk,
+        })
     }
 
     fn remove_inflight_message(
@@ -1125,7 +1204,10 @@ fn remove_orphan_temp_files(top: &Path) {
         for entry in entries.flatten() {
             if entry.file_name().to_string_lossy().contains(".tmp.") {
                 match std::fs::remove_file(entry.path()) {
-                    Ok(()) => info!("removed {} (a write interrupted by a crash)", entry.path().display()),
+                    Ok(()) => info!(
+                        "removed {} (a write interrupted by a crash)",
+                        entry.path().display()
+                    ),
                     Err(e) => warn!("cannot remove {}: {e}", entry.path().display()),
                 }
             }

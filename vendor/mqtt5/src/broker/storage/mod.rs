@@ -10,6 +10,9 @@ pub mod memory_backend;
 pub mod queue;
 pub mod retained;
 #[cfg(not(target_arch = "wasm32"))]
+// PITCHER PATCH: the queue writer's write-ahead journal.
+#[cfg(not(target_arch = "wasm32"))]
+mod queue_journal;
 mod session_log;
 pub mod sessions;
 mod write_behind;

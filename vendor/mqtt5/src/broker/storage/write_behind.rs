@@ -205,6 +205,30 @@ impl WriteBehind {
         });
     }
 
+    /// PITCHER PATCH: puts back a whole batch whose journal append failed (puts, removes and
+    /// clears), unless a newer write for the same key came in meanwhile, so the next batch
+    /// carries it (and no ticket covering it completes). An inflight put of a client cleared
+    /// since is dropped: the clear is newer.
+    pub(crate) fn restore_batch(&self, batch: WriteBatch) {
+        let mut pending = self.pending.lock();
+        for (key, entry) in batch.queue {
+            pending.queue.entry(key).or_insert(entry);
+        }
+        for (key, entry) in batch.inflight {
+            if entry.is_some() && pending.cleared_inflight.contains(&key.0) {
+                continue;
+            }
+            pending.inflight.entry(key).or_insert(entry);
+        }
+        let newer = std::mem::take(&mut pending.cleared_inflight);
+        pending.cleared_inflight = batch.cleared_inflight;
+        for client_id in newer {
+            if !pending.cleared_inflight.contains(&client_id) {
+                pending.cleared_inflight.push(client_id);
+            }
+        }
+    }
+
     /// PITCHER PATCH: puts back writes that failed, unless a newer write for the same key came
     /// in meanwhile, so the next batch retries them (and no ticket covering them completes).
     pub(crate) fn restore_failed(
