@@ -17,7 +17,7 @@ use super::{InflightDirection, InflightMessage, QueuedMessage};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -268,8 +268,14 @@ impl QueueJournal {
         let mut changes = WriteBatch::default();
         let (mut records, mut damaged) = (0usize, 0usize);
         for (_, path) in &found {
-            let bytes = fs::read(path)?;
-            for piece in bytes.split_inclusive(|byte| *byte == b'\n') {
+            // Line by line: a segment can be large when checkpoints fell behind a backlog.
+            let mut reader = std::io::BufReader::new(File::open(path)?);
+            let mut piece = Vec::new();
+            loop {
+                piece.clear();
+                if reader.read_until(b'\n', &mut piece)? == 0 {
+                    break;
+                }
                 let Some(text) = piece.strip_suffix(b"\n") else {
                     warn!(
                         "Queue journal {}: dropped a torn last record of {} bytes (an append the crash interrupted; never acknowledged)",
