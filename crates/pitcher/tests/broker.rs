@@ -125,6 +125,24 @@ async fn consume(port: u16, want: usize) -> std::collections::HashSet<String> {
     names
 }
 
+/// The `.json` files in the client directories under `top` (the broker's `queues` or `inflight`).
+fn json_files_under(top: &Path) -> usize {
+    std::fs::read_dir(top)
+        .map(|clients| {
+            clients
+                .flatten()
+                .filter_map(|c| std::fs::read_dir(c.path()).ok())
+                .map(|files| {
+                    files
+                        .flatten()
+                        .filter(|f| f.path().extension().is_some_and(|x| x == "json"))
+                        .count()
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
 fn journal_segments(data: &Path) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(data.join("queue-journal"))
         .unwrap()
@@ -248,15 +266,38 @@ fn the_journal_is_checkpointed_while_running_and_emptied_by_a_clean_stop() {
     rt.block_on(publish(port, 2000));
     let names = rt.block_on(consume(port, 1000));
     assert!(names.len() >= 1000);
-    // Checkpoints run every second while there are records: within a few seconds the
-    // segments the traffic went into are gone.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let mut left = journal_segments(dir.path());
-    while left.len() > 1 && std::time::Instant::now() < deadline {
+    // A checkpoint runs 10 s after the oldest record not yet checkpointed: within 30 s the
+    // messages not consumed are in queue files and the segments that held the traffic are
+    // gone (a later append opens a new one).
+    // Messages not yet delivered are queue files; sent and unacknowledged ones inflight files.
+    let stored_files = |data: &Path| -> usize {
+        ["queues", "inflight"]
+            .iter()
+            .map(|top| json_files_under(&data.join(top)))
+            .sum()
+    };
+    let first = journal_segments(dir.path());
+    assert!(!first.is_empty(), "the traffic went into the journal");
+    assert_eq!(
+        stored_files(dir.path()),
+        0,
+        "no queue or inflight file before a checkpoint"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline
+        && (stored_files(dir.path()) < 2000 - names.len() || first.iter().any(|p| p.exists()))
+    {
         std::thread::sleep(Duration::from_millis(200));
-        left = journal_segments(dir.path());
     }
-    assert!(left.len() <= 1, "{left:?}");
+    assert_eq!(
+        stored_files(dir.path()),
+        2000 - names.len(),
+        "the rest is in queue and inflight files"
+    );
+    assert!(
+        first.iter().all(|p| !p.exists()),
+        "the checkpointed segments are removed: {first:?}"
+    );
     // A clean stop: the journal ends empty, and the messages not consumed are in the files.
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
