@@ -530,18 +530,11 @@ impl QueueJournal {
     }
 }
 
-/// Writes `changes` to the per-message files: clears, puts, then removes (a record is never
-/// removed before what replaces it is stored), and then, when `sync`, makes all of it durable.
-/// Returns the number of failed writes (a failed remove counts: the journal must keep it).
-///
-/// On Linux the files are written without syncs of their own and one `syncfs` of the file
-/// system (two when `queues/` and `inflight/` are on different ones) makes them durable: a
-/// small file's fdatasync costs ~0.36 ms on the bench machine, and a checkpoint of a backlog
-/// writes thousands. Until that sync the journal segments still hold everything (the caller
-/// removes them only after this returns 0), so a crash in between replays them. Elsewhere each
-/// put is fdatasynced and the directories synced.
+/// Writes `changes` to the per-message files: clears, then every put (each synced, then
+/// their directories, when `sync`), then the removes (and their directories synced), so a
+/// record is never removed before what replaces it is stored. Returns the number of failed
+/// writes (a failed remove counts: the journal must keep it).
 fn materialize(queues_dir: &Path, inflight_dir: &Path, changes: &WriteBatch, sync: bool) -> usize {
-    let per_file_sync = sync && !cfg!(target_os = "linux");
     let mut failed = 0;
     let mut dirs: HashSet<PathBuf> = HashSet::new();
     for client_id in &changes.cleared_inflight {
@@ -562,7 +555,7 @@ fn materialize(queues_dir: &Path, inflight_dir: &Path, changes: &WriteBatch, syn
         let path = queue_path(queues_dir, client_id, *seq);
         match entry {
             Some(message) => {
-                if let Err(e) = write_file(&path, &**message, per_file_sync, &mut dirs) {
+                if let Err(e) = write_file(&path, &**message, sync, &mut dirs) {
                     warn!(client_id, seq, "Failed to persist queued message: {e}");
                     failed += 1;
                 }
@@ -574,7 +567,7 @@ fn materialize(queues_dir: &Path, inflight_dir: &Path, changes: &WriteBatch, syn
         let path = inflight_path(inflight_dir, key);
         match entry {
             Some(message) => {
-                if let Err(e) = write_file(&path, &**message, per_file_sync, &mut dirs) {
+                if let Err(e) = write_file(&path, &**message, sync, &mut dirs) {
                     warn!(
                         client_id = key.0,
                         packet_id = key.1,
@@ -586,14 +579,15 @@ fn materialize(queues_dir: &Path, inflight_dir: &Path, changes: &WriteBatch, syn
             None => removes.push(path),
         }
     }
-    if per_file_sync && sync_all(&dirs, queues_dir, inflight_dir).is_err() {
+    if sync && sync_all(&dirs, queues_dir, inflight_dir).is_err() {
         return failed.max(1);
     }
+    let mut touched: HashSet<PathBuf> = HashSet::new();
     for path in removes {
         match fs::remove_file(&path) {
             Ok(()) => {
                 if let Some(parent) = path.parent() {
-                    dirs.insert(parent.to_path_buf());
+                    touched.insert(parent.to_path_buf());
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -603,43 +597,15 @@ fn materialize(queues_dir: &Path, inflight_dir: &Path, changes: &WriteBatch, syn
             }
         }
     }
-    if sync && !dirs.is_empty() {
-        if let Err(e) = sync_written(&dirs, queues_dir, inflight_dir) {
-            warn!("Cannot sync the queue files: {e}");
-            failed += 1;
+    if sync {
+        for dir in &touched {
+            if let Err(e) = sync_directory(dir) {
+                warn!("{e}");
+                failed += 1;
+            }
         }
     }
     failed
-}
-
-/// Makes what `materialize` wrote and removed durable: one syncfs per file system on Linux.
-#[cfg(target_os = "linux")]
-fn sync_written(
-    _dirs: &HashSet<PathBuf>,
-    queues_dir: &Path,
-    inflight_dir: &Path,
-) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let queues = File::open(queues_dir)?;
-    nix::unistd::syncfs(&queues).map_err(std::io::Error::from)?;
-    if fs::metadata(inflight_dir)?.dev() != queues.metadata()?.dev() {
-        let inflight = File::open(inflight_dir)?;
-        nix::unistd::syncfs(&inflight).map_err(std::io::Error::from)?;
-    }
-    Ok(())
-}
-
-/// Makes the removes durable (the puts were synced one by one): the directories they were in.
-#[cfg(not(target_os = "linux"))]
-fn sync_written(
-    dirs: &HashSet<PathBuf>,
-    _queues_dir: &Path,
-    _inflight_dir: &Path,
-) -> std::io::Result<()> {
-    for dir in dirs {
-        sync_directory(dir).map_err(|e| std::io::Error::other(e.to_string()))?;
-    }
-    Ok(())
 }
 
 fn sync_all(
