@@ -381,10 +381,13 @@ impl QueueJournal {
                 .create_new(true)
                 .append(true)
                 .open(&path)?;
+            // Counted at once: should the directory sync fail, the next try opens a new
+            // number instead of failing on this one for ever (the empty segment goes with the
+            // next checkpoint).
+            state.current = next;
             if self.sync {
                 sync_directory(&self.dir).map_err(std::io::Error::other)?;
             }
-            state.current = next;
             state.file = Some(file);
         }
         let Some(file) = state.file.as_mut() else {
