@@ -477,7 +477,7 @@ impl FileBackend {
 
     /// PITCHER PATCH: writes `data` to a temp file (fdatasync when `sync`) and renames it to
     /// `path`, remembering the directory for the caller's directory sync.
-    fn write_durably<T: serde::Serialize>(
+    pub(super) fn write_durably<T: serde::Serialize>(
         path: &Path,
         data: &T,
         sync: bool,
@@ -511,7 +511,7 @@ impl FileBackend {
         renamed
     }
 
-    fn inflight_path(inflight_dir: &Path, key: &InflightKey) -> PathBuf {
+    pub(super) fn inflight_path(inflight_dir: &Path, key: &InflightKey) -> PathBuf {
         let direction_tag = match key.2 {
             InflightDirection::Inbound => "inbound",
             InflightDirection::Outbound => "outbound",

@@ -11,6 +11,7 @@
 //! files before anything reads them. A segment's records are lines `<crc32 hex> <json>`; a torn
 //! last line (a crash during an append, never acknowledged) is dropped.
 
+use super::file_backend::FileBackend;
 use super::session_log::{crc32, sync_directory};
 use super::write_behind::{InflightKey, WriteBatch};
 use super::{InflightDirection, InflightMessage, QueuedMessage};
@@ -19,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
@@ -35,8 +36,6 @@ const CHECKPOINT_BYTES: u64 = 16 << 20;
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 const CHECKSUM_LEN: usize = 8;
 
-/// Far above the file backend's own temp counter, so the two never name the same temp file.
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(1 << 48);
 
 #[derive(Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -558,7 +557,7 @@ fn materialize(queues_dir: &Path, inflight_dir: &Path, changes: &WriteBatch, syn
         let path = queue_path(queues_dir, client_id, *seq);
         match entry {
             Some(message) => {
-                if let Err(e) = write_file(&path, &**message, sync, &mut dirs) {
+                if let Err(e) = FileBackend::write_durably(&path, &**message, sync, &mut dirs) {
                     warn!(client_id, seq, "Failed to persist queued message: {e}");
                     failed += 1;
                 }
@@ -567,10 +566,10 @@ fn materialize(queues_dir: &Path, inflight_dir: &Path, changes: &WriteBatch, syn
         }
     }
     for (key, entry) in &changes.inflight {
-        let path = inflight_path(inflight_dir, key);
+        let path = FileBackend::inflight_path(inflight_dir, key);
         match entry {
             Some(message) => {
-                if let Err(e) = write_file(&path, &**message, sync, &mut dirs) {
+                if let Err(e) = FileBackend::write_durably(&path, &**message, sync, &mut dirs) {
                     warn!(
                         client_id = key.0,
                         packet_id = key.1,
@@ -634,49 +633,4 @@ fn sync_all(
 
 pub(crate) fn queue_path(queues_dir: &Path, client_id: &str, seq: u64) -> PathBuf {
     queues_dir.join(client_id).join(format!("{seq:020}.json"))
-}
-
-pub(crate) fn inflight_path(inflight_dir: &Path, key: &InflightKey) -> PathBuf {
-    let direction_tag = match key.2 {
-        InflightDirection::Inbound => "inbound",
-        InflightDirection::Outbound => "outbound",
-    };
-    inflight_dir
-        .join(&key.0)
-        .join(format!("{direction_tag}_{}.json", key.1))
-}
-
-/// Writes `data` to a temp file (fdatasync when `sync`) and renames it to `path`, remembering
-/// the directory for the caller's directory sync.
-fn write_file<T: Serialize>(
-    path: &Path,
-    data: &T,
-    sync: bool,
-    dirs: &mut HashSet<PathBuf>,
-) -> std::io::Result<()> {
-    let serialized = serde_json::to_vec(data).map_err(std::io::Error::other)?;
-    let Some(parent) = path.parent() else {
-        return Err(std::io::Error::other("no parent directory"));
-    };
-    if !dirs.contains(parent) {
-        fs::create_dir_all(parent)?;
-        dirs.insert(parent.to_path_buf());
-    }
-    let temp = path.with_extension(format!(
-        "tmp.{}.{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = File::create(&temp).and_then(|mut file| {
-        file.write_all(&serialized)?;
-        if sync {
-            file.sync_data()?;
-        }
-        Ok(())
-    });
-    let renamed = written.and_then(|()| fs::rename(&temp, path));
-    if renamed.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    renamed
 }
