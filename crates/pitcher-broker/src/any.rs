@@ -8,6 +8,7 @@ use std::time::Duration;
 use pitcher_core::topic::{amqp_topic, mqtt_topic};
 
 use crate::amqp::{AmqpConsumer, AmqpPublisher};
+use crate::confirms::{Confirmed, PendingConfirms};
 use crate::delivery::{AckToken, ConsumerStats, Outgoing, QueueSpec, Received};
 use crate::endpoint::Endpoint;
 use crate::error::BrokerError;
@@ -151,6 +152,20 @@ impl Publisher for AnyPublisher {
         match self {
             AnyPublisher::Amqp(p) => p.publish(batch).await,
             AnyPublisher::Mqtt(p) => p.publish(batch).await,
+        }
+    }
+
+    async fn send(&mut self, batch: &[Outgoing]) -> PendingConfirms {
+        match self {
+            AnyPublisher::Amqp(p) => p.send(batch).await,
+            AnyPublisher::Mqtt(p) => p.send(batch).await,
+        }
+    }
+
+    async fn settle(&mut self, confirmed: Confirmed) -> Vec<Result<(), BrokerError>> {
+        match self {
+            AnyPublisher::Amqp(p) => p.settle(confirmed),
+            AnyPublisher::Mqtt(p) => p.settle(confirmed).await,
         }
     }
 

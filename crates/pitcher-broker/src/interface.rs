@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use crate::confirms::{Confirmed, PendingConfirms};
 use crate::delivery::{AckToken, ConsumerStats, Outgoing, Received};
 use crate::error::BrokerError;
 
@@ -57,6 +58,24 @@ pub trait Publisher: Send {
     fn publish(
         &mut self,
         batch: &[Outgoing],
+    ) -> impl Future<Output = Vec<Result<(), BrokerError>>> + Send {
+        async move {
+            let pending = self.send(batch).await;
+            let confirmed = pending.wait().await;
+            self.settle(confirmed).await
+        }
+    }
+
+    /// Hands a batch to the broker without waiting for its confirms, so that the next batch can
+    /// be sent while the broker confirms this one (crate::confirms). Batches leave in the order
+    /// they are sent.
+    fn send(&mut self, batch: &[Outgoing]) -> impl Future<Output = PendingConfirms> + Send;
+
+    /// Takes back the confirms of a batch this publisher sent: one result per message, in the
+    /// batch's order. A connection they saw lost is dropped and remade on the next send.
+    fn settle(
+        &mut self,
+        confirmed: Confirmed,
     ) -> impl Future<Output = Vec<Result<(), BrokerError>>> + Send;
 
     /// Closes the connection.
@@ -101,6 +120,15 @@ impl Publisher for crate::amqp::AmqpPublisher {
     ) -> impl Future<Output = Vec<Result<(), BrokerError>>> + Send {
         crate::amqp::AmqpPublisher::publish(self, batch)
     }
+    fn send(&mut self, batch: &[Outgoing]) -> impl Future<Output = PendingConfirms> + Send {
+        crate::amqp::AmqpPublisher::send(self, batch)
+    }
+    fn settle(
+        &mut self,
+        confirmed: Confirmed,
+    ) -> impl Future<Output = Vec<Result<(), BrokerError>>> + Send {
+        async move { self.settle(confirmed) }
+    }
     fn close(&mut self) -> impl Future<Output = ()> + Send {
         crate::amqp::AmqpPublisher::close(self)
     }
@@ -137,6 +165,15 @@ impl Publisher for crate::mqtt::MqttPublisher {
         batch: &[Outgoing],
     ) -> impl Future<Output = Vec<Result<(), BrokerError>>> + Send {
         crate::mqtt::MqttPublisher::publish(self, batch)
+    }
+    fn send(&mut self, batch: &[Outgoing]) -> impl Future<Output = PendingConfirms> + Send {
+        crate::mqtt::MqttPublisher::send(self, batch)
+    }
+    fn settle(
+        &mut self,
+        confirmed: Confirmed,
+    ) -> impl Future<Output = Vec<Result<(), BrokerError>>> + Send {
+        crate::mqtt::MqttPublisher::settle(self, confirmed)
     }
     fn close(&mut self) -> impl Future<Output = ()> + Send {
         crate::mqtt::MqttPublisher::close(self)

@@ -14,6 +14,7 @@ pub mod amqp;
 pub mod any;
 pub mod backoff;
 mod batching;
+pub mod confirms;
 pub mod delivery;
 pub mod embedded;
 pub mod endpoint;
@@ -24,6 +25,7 @@ pub mod timeouts;
 
 pub use any::{AnyConsumer, AnyPublisher};
 pub use backoff::Backoff;
+pub use confirms::{Confirmed, PendingConfirms};
 pub use delivery::{AckToken, Binding, ConsumerStats, Outgoing, QueueSpec, Received};
 pub use endpoint::{Endpoint, Protocol, TlsSettings};
 pub use error::BrokerError;

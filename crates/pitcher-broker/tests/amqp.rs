@@ -495,6 +495,87 @@ async fn publishes_during_an_outage_are_reported_unconfirmed() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_sent_before_any_confirm_is_awaited_all_arrive_in_order() {
+    if !rabbit() {
+        return;
+    }
+    let mut p = publisher().await;
+    let test = unique("pipe");
+    let mut c = consumer(queue(&test), 250).await;
+    let mut pending = Vec::new();
+    for b in 0..5 {
+        let batch: Vec<Outgoing> = (b * 50..(b + 1) * 50).map(|i| message(&test, i)).collect();
+        let sent = p.send(&batch).await;
+        assert_eq!(sent.len(), 50);
+        pending.push(sent);
+    }
+    for sent in pending {
+        let confirmed = sent.wait().await;
+        let results = p.settle(confirmed);
+        assert_eq!(results.len(), 50);
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+    }
+    let got = drain(&mut c, 250, true).await;
+    let names: Vec<String> = got.iter().map(|r| r.message.rel_path.clone()).collect();
+    let want: Vec<String> = (0..250)
+        .map(|i| format!("{test}/dir/file{i:04}.txt"))
+        .collect();
+    assert_eq!(
+        names, want,
+        "one channel, one queue: the order they were sent in"
+    );
+    c.close().await;
+    p.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirms_lost_with_their_connection_do_not_drop_its_replacement() {
+    if !rabbit() {
+        return;
+    }
+    let proxy = Proxy::start(0, SocketAddr::from(([127, 0, 0, 1], 5672))).await;
+    let test = unique("gen");
+    let mut c = consumer(queue(&test), 50).await;
+    let mut p = AmqpPublisher::new(endpoint(proxy.port), T, "pitcher-test");
+    p.declare_exchange(EXCHANGE).await.unwrap();
+    // The broker goes silent while a batch is out: its confirms never come back.
+    proxy.freeze();
+    let lost = p
+        .send(&(0..3).map(|i| message(&test, i)).collect::<Vec<_>>())
+        .await;
+    proxy.cut();
+    let lost = lost.wait().await;
+    // A second batch goes out on a new connection before the first one's confirms are settled.
+    let second = p
+        .send(&(3..6).map(|i| message(&test, i)).collect::<Vec<_>>())
+        .await;
+    let results = p.settle(lost);
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_err_and(BrokerError::is_connection_problem)),
+        "{results:?}"
+    );
+    // Settling the old connection's failures must leave the new connection alone: no back-off,
+    // the next batch goes out at once.
+    let results = p.settle(second.wait().await);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let third = p
+        .publish(&(6..9).map(|i| message(&test, i)).collect::<Vec<_>>())
+        .await;
+    assert!(third.iter().all(Result::is_ok), "{third:?}");
+    let got = drain(&mut c, 6, true).await;
+    let mut names: Vec<String> = got.iter().map(|r| r.message.rel_path.clone()).collect();
+    names.sort();
+    let want: Vec<String> = (3..9)
+        .map(|i| format!("{test}/dir/file{i:04}.txt"))
+        .collect();
+    assert_eq!(names, want);
+    c.close().await;
+    p.close().await;
+}
+
 /// What the ack tests start from: `n` messages published to a fresh queue and delivered,
 /// unacknowledged, to a consumer connected through a proxy (so the test can cut it).
 struct Pass {

@@ -77,6 +77,23 @@ async fn publishes_during_an_outage_are_reported_unconfirmed() {
     b.shutdown().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_sent_before_any_puback_is_awaited_all_arrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path()).await;
+    suite::batches_sent_before_any_puback_is_awaited_all_arrive(b.local_addr().port()).await;
+    b.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubacks_lost_with_their_connection_do_not_drop_its_replacement() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = broker(dir.path()).await;
+    suite::pubacks_lost_with_their_connection_do_not_drop_its_replacement(b.local_addr().port())
+        .await;
+    b.shutdown().await.unwrap();
+}
+
 fn spec(name: &str, test: &str) -> pitcher_broker::QueueSpec {
     pitcher_broker::QueueSpec {
         name: name.to_string(),

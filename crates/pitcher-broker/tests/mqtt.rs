@@ -52,6 +52,20 @@ async fn publishes_during_an_outage_are_reported_unconfirmed() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_sent_before_any_puback_is_awaited_all_arrive() {
+    if mosquitto() {
+        suite::batches_sent_before_any_puback_is_awaited_all_arrive(1883).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pubacks_lost_with_their_connection_do_not_drop_its_replacement() {
+    if mosquitto() {
+        suite::pubacks_lost_with_their_connection_do_not_drop_its_replacement(1883).await;
+    }
+}
+
 /// A private Mosquitto with a password file, on a free port; killed on drop.
 struct PrivateMosquitto {
     child: std::process::Child,

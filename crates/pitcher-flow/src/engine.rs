@@ -5,12 +5,15 @@
 //! of its pass, once its work is done (file in place), or it is rejected, or it sits in the
 //! work retry spool; and once its re-announcement is confirmed or sits in the post retry spool.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use pitcher_broker::{AnyConsumer, AnyPublisher, Consumer, Outgoing, Publisher};
+use pitcher_broker::{
+    AnyConsumer, AnyPublisher, BrokerError, Consumer, Outgoing, PendingConfirms, Publisher,
+};
 use pitcher_config::{Component, LoadedFlow};
 use pitcher_core::Timestamp;
 use pitcher_state::{NodupeBasis, NodupeCache, NodupeVerdict, Spool, derive_key};
@@ -118,6 +121,24 @@ struct Engine {
     log_accepted: bool,
     log_posted: bool,
     log_reject: bool,
+    /// Sent batches of a local gather whose confirms are still to come, oldest first.
+    posts_in_flight: VecDeque<(PendingConfirms, PostBatch)>,
+}
+
+/// How many messages of a local gather (post, watch) may wait for their confirms while the
+/// next batches are gathered and sent (at least one batch always may). RabbitMQ confirms a
+/// persistent message once it has synced it: with one batch of 100 out at a time, a post spent
+/// most of its time waiting (bench/RESULTS.md, "post: pipelined confirms").
+const POSTS_IN_FLIGHT: usize = 1000;
+
+/// One batch of posts: what is sent, and what its log lines and retry warnings need.
+#[derive(Default)]
+struct PostBatch {
+    out: Vec<Outgoing>,
+    /// The relPath of each message (for warnings).
+    rel_paths: Vec<String>,
+    /// The messages, for the `posted` lines (empty when they are not logged).
+    logged: Vec<pitcher_core::Message>,
 }
 
 fn state_err(id: &str) -> impl Fn(pitcher_state::StateError) -> FlowError + '_ {
@@ -281,6 +302,7 @@ impl Engine {
             metrics_file,
             expander,
             batch,
+            posts_in_flight: VecDeque::new(),
         })
     }
 
@@ -425,6 +447,7 @@ impl Engine {
         let fresh = items.len();
         self.refill_retries(&mut items);
         if items.is_empty() {
+            self.settle_posts().await;
             self.replay_posts().await;
             return 0;
         }
@@ -557,8 +580,13 @@ impl Engine {
             }
         }
 
-        // post
-        let post_durable = self.post_items(&mut items).await;
+        // post (a local gather's posts are pipelined: there is nothing to acknowledge)
+        let post_durable = if matches!(self.gather, Gather::Local(_)) {
+            self.post_items_pipelined(&mut items).await;
+            true
+        } else {
+            self.post_items(&mut items).await
+        };
 
         // acknowledge (the broker's messages all at once)
         let mut acks = Vec::new();
@@ -605,47 +633,105 @@ impl Engine {
     /// Post the items whose work is done. Returns false when neither the broker nor the post
     /// retry spool took them (then they must not be acknowledged).
     async fn post_items(&mut self, items: &mut [Item]) -> bool {
+        let Some(batch) = self.encode_posts(items) else {
+            return true;
+        };
+        let Some(publisher) = self.publisher.as_mut() else {
+            return true;
+        };
+        let results = publisher.publish(&batch.out).await;
+        self.record_posts(batch, results)
+    }
+
+    /// Post the items of a local gather (a walk or a watch) without waiting for the broker's
+    /// confirms: they are settled while the next batches are gathered and sent, with at most
+    /// [`POSTS_IN_FLIGHT`] messages unconfirmed. Nothing is acknowledged on them, so nothing
+    /// but the log lines and counters waits, and a failure still goes to the post retry spool.
+    async fn post_items_pipelined(&mut self, items: &mut [Item]) {
+        if let Some(batch) = self.encode_posts(items)
+            && let Some(publisher) = self.publisher.as_mut()
+        {
+            let pending = publisher.send(&batch.out).await;
+            self.posts_in_flight.push_back((pending, batch));
+        }
+        while self.posts_in_flight.len() > 1
+            && self
+                .posts_in_flight
+                .iter()
+                .map(|(p, _)| p.len())
+                .sum::<usize>()
+                > POSTS_IN_FLIGHT
+        {
+            self.settle_oldest_post().await;
+        }
+    }
+
+    /// Wait for every batch still in flight (before stopping, or when there is nothing to do).
+    async fn settle_posts(&mut self) {
+        while !self.posts_in_flight.is_empty() {
+            self.settle_oldest_post().await;
+        }
+    }
+
+    async fn settle_oldest_post(&mut self) {
+        let Some((pending, batch)) = self.posts_in_flight.pop_front() else {
+            return;
+        };
+        let confirmed = pending.wait().await;
+        let results = match self.publisher.as_mut() {
+            Some(p) => p.settle(confirmed).await,
+            None => return,
+        };
+        self.record_posts(batch, results);
+    }
+
+    /// The rewritten messages of the items whose work is done, encoded for the publisher.
+    fn encode_posts(&mut self, items: &mut [Item]) -> Option<PostBatch> {
         let post = self.post.clone();
         for it in items.iter_mut() {
             if matches!(it.disposition, Disposition::Ok) {
                 rewrite(it, post.as_ref());
             }
         }
-        let (Some(publisher), Some(s)) = (self.publisher.as_mut(), post.as_ref()) else {
-            return true;
+        let (Some(publisher), Some(s)) = (self.publisher.as_ref(), post.as_ref()) else {
+            return None;
         };
-        let mut out: Vec<Outgoing> = Vec::new();
-        let mut which: Vec<usize> = Vec::new();
-        for (i, it) in items.iter().enumerate() {
+        let mut batch = PostBatch::default();
+        for it in items.iter() {
             if !matches!(it.disposition, Disposition::Ok) {
                 continue;
             }
             match outgoing(s, publisher, &it.msg) {
                 Ok(o) => {
-                    out.push(o);
-                    which.push(i);
+                    batch.out.push(o);
+                    batch.rel_paths.push(it.msg.rel_path.clone());
+                    if self.log_posted {
+                        batch.logged.push(it.msg.clone());
+                    }
                 }
                 Err(e) => tracing::error!("cannot encode {}: {e}", it.msg.rel_path),
             }
         }
-        if out.is_empty() {
-            return true;
-        }
-        let results = publisher.publish(&out).await;
+        (!batch.out.is_empty()).then_some(batch)
+    }
+
+    /// Count and log what the broker confirmed; put the rest in the post retry spool. Returns
+    /// false when the spool could not take them.
+    fn record_posts(&mut self, batch: PostBatch, results: Vec<Result<(), BrokerError>>) -> bool {
         let mut spool: Vec<(Vec<u8>, u32, f64)> = Vec::new();
         let now = now_f();
-        for ((o, i), r) in out.iter().zip(&which).zip(results) {
+        for (i, (o, r)) in batch.out.iter().zip(results).enumerate() {
             match r {
                 Ok(()) => {
                     self.metrics.posted += 1;
-                    if self.log_posted {
-                        logline::posted(&items[*i].msg, &o.exchange, &o.topic);
+                    if let Some(m) = batch.logged.get(i) {
+                        logline::posted(m, &o.exchange, &o.topic);
                     }
                 }
                 Err(e) => {
                     tracing::warn!(
                         "failed to post, queued to retry: {} ({e})",
-                        items[*i].msg.rel_path
+                        batch.rel_paths.get(i).map_or("", String::as_str)
                     );
                     self.metrics.post_failed += 1;
                     match retry::post_payload(o) {
@@ -862,6 +948,7 @@ pub async fn run(inst: Instance, mut stop: watch::Receiver<bool>) -> Result<RunS
             break StopReason::MessageCountMax;
         }
         if gathered == 0 && e.files_done() {
+            e.settle_posts().await;
             let wait_posts = o.retry_empty_before_exit && !e.post_spool.is_empty();
             if !wait_posts {
                 break StopReason::Finished;
@@ -877,6 +964,7 @@ pub async fn run(inst: Instance, mut stop: watch::Receiver<bool>) -> Result<RunS
         }
     };
     tracing::info!("{} instance {} stopping ({reason:?})", e.id, e.instance);
+    e.settle_posts().await;
     e.close().await;
     Ok(RunSummary {
         reason,

@@ -14,6 +14,7 @@ use tracing::{info, warn};
 use super::consumer::timed;
 use super::{connect, lost, scrub, setup_timeout, short};
 use crate::backoff::Backoff;
+use crate::confirms::{Confirmed, PendingConfirms};
 use crate::delivery::Outgoing;
 use crate::endpoint::Endpoint;
 use crate::error::BrokerError;
@@ -31,6 +32,8 @@ pub struct AmqpPublisher {
     live: Option<Live>,
     backoff: Backoff,
     declared: HashSet<String>,
+    /// Counts connections made, so that confirms from an older one do not drop a newer one.
+    connection: u64,
 }
 
 impl AmqpPublisher {
@@ -42,6 +45,7 @@ impl AmqpPublisher {
             live: None,
             backoff: Backoff::default(),
             declared: HashSet::new(),
+            connection: 0,
         }
     }
 
@@ -86,6 +90,7 @@ impl AmqpPublisher {
             connection,
             channel,
         });
+        self.connection += 1;
         self.backoff.succeeded();
         info!(broker = %self.endpoint, "connected for publishing");
         Ok(())
@@ -166,15 +171,21 @@ impl AmqpPublisher {
     /// Publishes a batch and waits for the broker's confirms. One result per message, in order:
     /// `Ok` once the broker confirmed it, else why not (the caller spools those).
     pub async fn publish(&mut self, batch: &[Outgoing]) -> Vec<Result<(), BrokerError>> {
+        let pending = self.send(batch).await;
+        let confirmed = pending.wait().await;
+        self.settle(confirmed)
+    }
+
+    /// Hands a batch to the broker without waiting for its confirms (crate::confirms).
+    pub async fn send(&mut self, batch: &[Outgoing]) -> PendingConfirms {
         if batch.is_empty() {
-            return Vec::new();
+            return PendingConfirms::new(0, self.connection, async { Vec::new() });
         }
         if let Err(e) = self.ensure_connected().await {
-            return batch.iter().map(|_| Err(e.clone())).collect();
+            return PendingConfirms::failed(batch.len(), e);
         }
         let Some(live) = self.live.as_ref() else {
-            let e = self.not_connected();
-            return batch.iter().map(|_| Err(e.clone())).collect();
+            return PendingConfirms::failed(batch.len(), self.not_connected());
         };
         let broker = self.endpoint.masked();
         let mut pending = Vec::with_capacity(batch.len());
@@ -229,44 +240,68 @@ impl AmqpPublisher {
                 }
             }
         }
-        // One deadline for the whole window of confirms.
-        let deadline = tokio::time::Instant::now() + self.timeout;
-        for (i, confirm) in pending {
-            let r = match tokio::time::timeout_at(deadline, confirm).await {
-                Err(_) => Err(BrokerError::Timeout {
-                    broker: broker.clone(),
-                    what: "waiting for publisher confirms",
-                    seconds: self.timeout.as_secs(),
-                }),
-                Ok(Err(e)) => Err(lost(&self.endpoint, &e)),
-                Ok(Ok(Confirmation::Nack(_))) => Err(BrokerError::NotConfirmed {
-                    broker: broker.clone(),
-                    reason: "the broker refused (nack) the message".into(),
-                }),
-                Ok(Ok(_)) => Ok(()),
-            };
-            if r.as_ref().is_err_and(BrokerError::is_connection_problem) {
-                broken = r.as_ref().err().cloned();
-            }
-            results[i] = Some(r);
-        }
+        let connection = self.connection;
         if let Some(e) = broken {
-            warn!("{e}: unconfirmed messages are left to the caller's retry spool");
-            self.live = None;
-            self.declared.clear();
-            self.backoff.failed();
+            self.drop_connection(&e);
         }
-        results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(BrokerError::NotConfirmed {
+        // One deadline for the whole window of confirms. lapin's I/O thread settles them: they
+        // need no polling to make progress, so they can wait while other batches are sent.
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let timeout_s = self.timeout.as_secs();
+        let endpoint = self.endpoint.clone();
+        let waiting = async move {
+            for (i, confirm) in pending {
+                let r = match tokio::time::timeout_at(deadline, confirm).await {
+                    Err(_) => Err(BrokerError::Timeout {
                         broker: broker.clone(),
-                        reason: "not sent".into(),
+                        what: "waiting for publisher confirms",
+                        seconds: timeout_s,
+                    }),
+                    Ok(Err(e)) => Err(lost(&endpoint, &e)),
+                    Ok(Ok(Confirmation::Nack(_))) => Err(BrokerError::NotConfirmed {
+                        broker: broker.clone(),
+                        reason: "the broker refused (nack) the message".into(),
+                    }),
+                    Ok(Ok(_)) => Ok(()),
+                };
+                results[i] = Some(r);
+            }
+            results
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or_else(|| {
+                        Err(BrokerError::NotConfirmed {
+                            broker: broker.clone(),
+                            reason: "not sent".into(),
+                        })
                     })
                 })
-            })
-            .collect()
+                .collect()
+        };
+        PendingConfirms::new(batch.len(), connection, waiting)
+    }
+
+    /// Takes back a sent batch's confirms: a connection they saw lost is dropped (and remade
+    /// on the next send), unless it has been replaced since. One result per message.
+    pub fn settle(&mut self, confirmed: Confirmed) -> Vec<Result<(), BrokerError>> {
+        if confirmed.connection == self.connection
+            && self.live.is_some()
+            && let Some(e) = confirmed
+                .results
+                .iter()
+                .find_map(|r| r.as_ref().err().filter(|e| e.is_connection_problem()))
+                .cloned()
+        {
+            self.drop_connection(&e);
+        }
+        confirmed.results
+    }
+
+    fn drop_connection(&mut self, e: &BrokerError) {
+        warn!("{e}: unconfirmed messages are left to the caller's retry spool");
+        self.live = None;
+        self.declared.clear();
+        self.backoff.failed();
     }
 
     /// Closes the connection.

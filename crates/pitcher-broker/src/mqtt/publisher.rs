@@ -11,6 +11,7 @@ use tracing::{info, warn};
 
 use super::{connect, options, watch_connection};
 use crate::backoff::Backoff;
+use crate::confirms::{Confirmed, PendingConfirms};
 use crate::delivery::Outgoing;
 use crate::endpoint::Endpoint;
 use crate::error::BrokerError;
@@ -30,6 +31,8 @@ pub struct MqttPublisher {
     client_id: String,
     live: Option<Live>,
     backoff: Backoff,
+    /// Counts connections made, so that PUBACK failures from an older one do not drop a newer.
+    connection: u64,
 }
 
 impl MqttPublisher {
@@ -41,6 +44,7 @@ impl MqttPublisher {
             client_id: client_id.into(),
             live: None,
             backoff: Backoff::default(),
+            connection: 0,
         }
     }
 
@@ -66,6 +70,7 @@ impl MqttPublisher {
         connect(&client, &self.endpoint, self.timeout).await?;
         up.store(true, Ordering::SeqCst);
         self.live = Some(Live { client, up });
+        self.connection += 1;
         self.backoff.succeeded();
         info!(broker = %self.endpoint, "connected for publishing");
         Ok(())
@@ -101,30 +106,38 @@ impl MqttPublisher {
 
     /// Publishes a batch at QoS 1; one result per message, `Ok` once its PUBACK arrived.
     pub async fn publish(&mut self, batch: &[Outgoing]) -> Vec<Result<(), BrokerError>> {
+        let pending = self.send(batch).await;
+        let confirmed = pending.wait().await;
+        self.settle(confirmed).await
+    }
+
+    /// Hands a batch to the client without waiting for its PUBACKs (crate::confirms). The
+    /// publishes run on a task of their own: each is first polled, in the batch's order, before
+    /// this returns, so batches sent one after the other leave in order.
+    pub async fn send(&mut self, batch: &[Outgoing]) -> PendingConfirms {
         if batch.is_empty() {
-            return Vec::new();
+            return PendingConfirms::new(0, self.connection, async { Vec::new() });
         }
         if let Err(e) = self.ensure_connected().await {
-            return batch.iter().map(|_| Err(e.clone())).collect();
+            return PendingConfirms::failed(batch.len(), e);
         }
         let Some(live) = self.live.as_ref() else {
-            return batch
-                .iter()
-                .map(|_| {
-                    Err(BrokerError::NotConnected {
-                        broker: self.endpoint.masked(),
-                        retry_in_seconds: 0,
-                    })
-                })
-                .collect();
+            let e = BrokerError::NotConnected {
+                broker: self.endpoint.masked(),
+                retry_in_seconds: 0,
+            };
+            return PendingConfirms::failed(batch.len(), e);
         };
         let broker = self.endpoint.masked();
         let timeout = self.timeout;
-        let sends = batch.iter().map(|out| {
-            let client = live.client.clone();
-            let broker = broker.clone();
-            let up = live.up.clone();
-            async move {
+        let sends: Vec<_> = batch
+            .iter()
+            .map(|out| {
+                let client = live.client.clone();
+                let broker = broker.clone();
+                let up = live.up.clone();
+                let topic = out.topic.clone();
+                let payload = out.encoded.body.as_bytes().to_vec();
                 let properties = PublishProperties {
                     payload_format_indicator: Some(true),
                     content_type: Some(out.encoded.content_type.to_string()),
@@ -142,58 +155,55 @@ impl MqttPublisher {
                     properties,
                     ..Default::default()
                 };
-                let attempt = async {
-                    match client
-                        .publish_with_options(
-                            out.topic.clone(),
-                            out.encoded.body.as_bytes().to_vec(),
-                            opts,
-                        )
-                        .await
-                    {
-                        Ok(PublishResult::Sent(_)) => Ok(()),
-                        Ok(PublishResult::Queued(handle)) => match handle.outcome().await {
-                            PublishOutcome::Delivered(_) => Ok(()),
-                            other => Err(BrokerError::NotConfirmed {
-                                broker: broker.clone(),
-                                reason: format!("{other:?}"),
-                            }),
-                        },
-                        Err(e) => Err(BrokerError::NotConfirmed {
-                            broker: broker.clone(),
-                            reason: e.to_string(),
-                        }),
-                    }
-                };
-                // A PUBACK can only come on the connection the message left on: once that is gone,
-                // stop waiting (the client would otherwise hold the message until the timeout).
-                let lost = async {
-                    while up.load(Ordering::SeqCst) {
-                        tokio::time::sleep(CONNECTION_CHECK).await;
-                    }
-                };
-                tokio::select! {
-                    r = tokio::time::timeout(timeout, attempt) => match r {
-                        Ok(r) => r,
-                        Err(_) => Err(BrokerError::Timeout {
-                            broker,
-                            what: "waiting for PUBACK",
-                            seconds: timeout.as_secs(),
-                        }),
-                    },
-                    () = lost => Err(BrokerError::ConnectionLost {
-                        broker,
-                        reason: "the connection closed before the PUBACK arrived".into(),
-                    }),
+                publish_one(client, topic, payload, opts, broker, up, timeout)
+            })
+            .collect();
+        let (first_polled, polled) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let mut all = std::pin::pin!(join_all(sends));
+            let mut first_polled = Some(first_polled);
+            std::future::poll_fn(|cx| {
+                let r = all.as_mut().poll(cx);
+                if let Some(tx) = first_polled.take() {
+                    let _ = tx.send(());
                 }
-            }
+                r
+            })
+            .await
         });
-        let results = join_all(sends).await;
-        if !live.up.load(Ordering::SeqCst)
-            || results
-                .iter()
-                .any(|r| r.as_ref().is_err_and(BrokerError::is_connection_problem))
-        {
+        // The task has polled every publish once (each has taken its place in the client's
+        // queue) or has ended.
+        let _ = polled.await;
+        let len = batch.len();
+        let waiting = async move {
+            match task.await {
+                Ok(results) => results,
+                Err(e) => vec![
+                    Err(BrokerError::NotConfirmed {
+                        broker,
+                        reason: format!("the publishing task failed: {e}"),
+                    });
+                    len
+                ],
+            }
+        };
+        PendingConfirms::new(len, self.connection, waiting)
+    }
+
+    /// Takes back a sent batch's PUBACKs: when its connection was lost (and has not been
+    /// replaced since), the client is dropped and remade on the next send; failures are then
+    /// reported as connection losses. One result per message.
+    pub async fn settle(&mut self, confirmed: Confirmed) -> Vec<Result<(), BrokerError>> {
+        let same = confirmed.connection == self.connection;
+        let down = same
+            && self
+                .live
+                .as_ref()
+                .is_some_and(|l| !l.up.load(Ordering::SeqCst));
+        if !(down || confirmed.saw_connection_loss()) {
+            return confirmed.results;
+        }
+        if same && self.live.is_some() {
             warn!(broker = %self.endpoint, "publishing connection lost: unconfirmed messages are left to the caller's retry spool");
             if let Some(old) = self.live.take() {
                 let _ = tokio::time::timeout(
@@ -203,28 +213,78 @@ impl MqttPublisher {
                 .await;
             }
             self.backoff.failed();
-            return results
-                .into_iter()
-                .map(|r| {
-                    r.map_err(|e| {
-                        if e.is_connection_problem() {
-                            e
-                        } else {
-                            BrokerError::ConnectionLost {
-                                broker: broker.clone(),
-                                reason: e.to_string(),
-                            }
-                        }
-                    })
-                })
-                .collect();
         }
-        results
+        let broker = self.endpoint.masked();
+        confirmed
+            .results
+            .into_iter()
+            .map(|r| {
+                r.map_err(|e| {
+                    if e.is_connection_problem() {
+                        e
+                    } else {
+                        BrokerError::ConnectionLost {
+                            broker: broker.clone(),
+                            reason: e.to_string(),
+                        }
+                    }
+                })
+            })
+            .collect()
     }
 
     pub async fn close(&mut self) {
         if let Some(live) = self.live.take() {
             let _ = tokio::time::timeout(self.timeout, live.client.disconnect()).await;
         }
+    }
+}
+
+/// One QoS 1 publish, until its PUBACK: bounded by `timeout`, and given up as soon as the
+/// connection it left on is gone (a PUBACK can only come on that connection; the client would
+/// otherwise hold the message until the timeout).
+async fn publish_one(
+    client: MqttClient,
+    topic: String,
+    payload: Vec<u8>,
+    opts: PublishOptions,
+    broker: String,
+    up: Arc<AtomicBool>,
+    timeout: Duration,
+) -> Result<(), BrokerError> {
+    let attempt = async {
+        match client.publish_with_options(topic, payload, opts).await {
+            Ok(PublishResult::Sent(_)) => Ok(()),
+            Ok(PublishResult::Queued(handle)) => match handle.outcome().await {
+                PublishOutcome::Delivered(_) => Ok(()),
+                other => Err(BrokerError::NotConfirmed {
+                    broker: broker.clone(),
+                    reason: format!("{other:?}"),
+                }),
+            },
+            Err(e) => Err(BrokerError::NotConfirmed {
+                broker: broker.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    };
+    let lost = async {
+        while up.load(Ordering::SeqCst) {
+            tokio::time::sleep(CONNECTION_CHECK).await;
+        }
+    };
+    tokio::select! {
+        r = tokio::time::timeout(timeout, attempt) => match r {
+            Ok(r) => r,
+            Err(_) => Err(BrokerError::Timeout {
+                broker,
+                what: "waiting for PUBACK",
+                seconds: timeout.as_secs(),
+            }),
+        },
+        () = lost => Err(BrokerError::ConnectionLost {
+            broker,
+            reason: "the connection closed before the PUBACK arrived".into(),
+        }),
     }
 }

@@ -73,6 +73,7 @@ pub fn reserve_port() -> ReservedPort {
 pub struct Proxy {
     pub port: u16,
     cut: Arc<Notify>,
+    freeze: Arc<Notify>,
     stopped: Arc<AtomicBool>,
 }
 
@@ -94,8 +95,9 @@ impl Proxy {
     fn serve(listener: TcpListener, target: SocketAddr) -> Proxy {
         let port = listener.local_addr().unwrap().port();
         let cut = Arc::new(Notify::new());
+        let freeze = Arc::new(Notify::new());
         let stopped = Arc::new(AtomicBool::new(false));
-        let (c, s) = (cut.clone(), stopped.clone());
+        let (c, f, s) = (cut.clone(), freeze.clone(), stopped.clone());
         tokio::spawn(async move {
             loop {
                 let accepted = tokio::select! {
@@ -108,24 +110,40 @@ impl Proxy {
                 if s.load(Ordering::SeqCst) {
                     break;
                 }
-                let c2 = c.clone();
+                let (c2, f2) = (c.clone(), f.clone());
                 tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(target).await else {
                         return;
                     };
+                    let cut = c2.notified();
+                    let frozen = f2.notified();
+                    tokio::pin!(cut, frozen);
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = c2.notified() => {}
+                        _ = &mut cut => {}
+                        // Frozen: both ends stay open and nothing more is forwarded, until cut.
+                        _ = &mut frozen => cut.await,
                     }
                 });
             }
         });
-        Proxy { port, cut, stopped }
+        Proxy {
+            port,
+            cut,
+            freeze,
+            stopped,
+        }
     }
 
     /// Drops all current connections.
     pub fn cut(&self) {
         self.cut.notify_waiters();
+    }
+
+    /// Stops forwarding on the current connections, both ways, without closing them (a peer
+    /// that has gone silent); `cut()` then closes them.
+    pub fn freeze(&self) {
+        self.freeze.notify_waiters();
     }
 
     /// Drops all connections and stops listening.

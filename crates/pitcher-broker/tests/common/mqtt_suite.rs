@@ -297,3 +297,59 @@ pub async fn publishes_during_an_outage_are_reported_unconfirmed(port: u16) {
     assert_eq!(results.len(), 3);
     assert!(results.iter().all(Result::is_err), "{results:?}");
 }
+
+pub async fn batches_sent_before_any_puback_is_awaited_all_arrive(port: u16) {
+    let test = unique("pipe");
+    let mut c = consumer(port, queue(&test), 1, 250).await;
+    let mut p = publisher(port).await;
+    let mut pending = Vec::new();
+    for b in 0..5 {
+        let sent = p.send(&batch(&test, b * 50..(b + 1) * 50)).await;
+        assert_eq!(sent.len(), 50);
+        pending.push(sent);
+    }
+    for sent in pending {
+        let results = p.settle(sent.wait().await).await;
+        assert_eq!(results.len(), 50);
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+    }
+    let got = drain(&mut c, 250, true).await;
+    let names: HashSet<String> = got.iter().map(|r| r.message.rel_path.clone()).collect();
+    let want: HashSet<String> = (0..250)
+        .map(|i| format!("{test}/dir/file{i:04}.txt"))
+        .collect();
+    assert_eq!(names, want);
+    c.close().await;
+    p.close().await;
+}
+
+pub async fn pubacks_lost_with_their_connection_do_not_drop_its_replacement(port: u16) {
+    let proxy = Proxy::start(0, SocketAddr::from(([127, 0, 0, 1], port))).await;
+    let test = unique("gen");
+    let mut c = consumer(port, queue(&test), 1, 50).await;
+    let mut p = MqttPublisher::new(endpoint(proxy.port), T, unique("pitcher-test-pub-"));
+    p.connect().await.unwrap();
+    // The broker goes silent while a batch is out: its PUBACKs never come back.
+    proxy.freeze();
+    let lost = p.send(&batch(&test, 0..3)).await;
+    proxy.cut();
+    let lost = lost.wait().await;
+    // A second batch goes out on a new connection before the first one's PUBACKs are settled.
+    let second = p.send(&batch(&test, 3..6)).await;
+    let results = p.settle(lost).await;
+    assert!(results.iter().all(Result::is_err), "{results:?}");
+    // Settling the old connection's failures must leave the new connection alone: no back-off,
+    // the next batch goes out at once.
+    let results = p.settle(second.wait().await).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let third = p.publish(&batch(&test, 6..9)).await;
+    assert!(third.iter().all(Result::is_ok), "{third:?}");
+    let got = drain(&mut c, 6, true).await;
+    let names: HashSet<String> = got.iter().map(|r| r.message.rel_path.clone()).collect();
+    let want: HashSet<String> = (3..9)
+        .map(|i| format!("{test}/dir/file{i:04}.txt"))
+        .collect();
+    assert_eq!(names, want);
+    c.close().await;
+    p.close().await;
+}
