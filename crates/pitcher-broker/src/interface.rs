@@ -123,11 +123,8 @@ impl Publisher for crate::amqp::AmqpPublisher {
     fn send(&mut self, batch: &[Outgoing]) -> impl Future<Output = PendingConfirms> + Send {
         crate::amqp::AmqpPublisher::send(self, batch)
     }
-    fn settle(
-        &mut self,
-        confirmed: Confirmed,
-    ) -> impl Future<Output = Vec<Result<(), BrokerError>>> + Send {
-        async move { self.settle(confirmed) }
+    async fn settle(&mut self, confirmed: Confirmed) -> Vec<Result<(), BrokerError>> {
+        crate::amqp::AmqpPublisher::settle(self, confirmed)
     }
     fn close(&mut self) -> impl Future<Output = ()> + Send {
         crate::amqp::AmqpPublisher::close(self)
