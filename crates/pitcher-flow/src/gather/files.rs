@@ -141,7 +141,8 @@ impl FileWalker {
                     self.expand_dir(&p, &mut out);
                 }
             } else if ft.is_file() {
-                match self.ann.file_messages(&p) {
+                // Not a link: its metadata is the file's own, no need to stat it again.
+                match self.ann.file_messages_of(&p, &meta) {
                     Ok(v) => out.extend(v.into_iter().map(Ok)),
                     Err(e) => out.push(Err(e)),
                 }
@@ -220,15 +221,23 @@ impl Announcer {
     /// The messages for a regular file: one, or one per block when the file is larger than
     /// `blockSize` (work/blocks.rs).
     pub fn file_messages(&self, p: &Path) -> Result<Vec<Message>, String> {
+        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        self.file_messages_of(p, &meta)
+    }
+
+    /// The same, with the file's metadata already in hand.
+    pub fn file_messages_of(
+        &self,
+        p: &Path,
+        meta: &std::fs::Metadata,
+    ) -> Result<Vec<Message>, String> {
         let bs = match self.settings.block_size {
             0 => crate::work::blocks::DEFAULT_BLOCK_SIZE,
             n => n,
         };
-        let size = std::fs::metadata(p)
-            .map_err(|e| format!("{}: {e}", p.display()))?
-            .len();
+        let size = meta.len();
         if bs <= 1 || size <= bs {
-            return self.file_message(p).map(|m| vec![m]);
+            return file_message_of(p, self.base_message(p), &self.settings, meta).map(|m| vec![m]);
         }
         let alg = match &self.settings.identity {
             IdentitySpec::Checksum(a) | IdentitySpec::Cod(a) => *a,
@@ -239,7 +248,7 @@ impl Announcer {
             identity: IdentitySpec::None,
             ..self.settings.clone()
         };
-        template = file_message(p, template, &spec)?;
+        template = file_message_of(p, template, &spec, meta)?;
         crate::work::blocks::block_messages(p, &template, size, bs, alg)
             .map_err(|e| format!("{}: {e}", p.display()))
     }
@@ -257,9 +266,19 @@ impl Announcer {
 }
 
 /// Fill `m` with the size, times, mode and identity of file `p`.
-pub fn file_message(p: &Path, mut m: Message, s: &FileSettings) -> Result<Message, String> {
+pub fn file_message(p: &Path, m: Message, s: &FileSettings) -> Result<Message, String> {
+    let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    file_message_of(p, m, s, &meta)
+}
+
+/// The same, with the file's metadata (`std::fs::metadata`, links followed) already in hand.
+fn file_message_of(
+    p: &Path,
+    mut m: Message,
+    s: &FileSettings,
+    meta: &std::fs::Metadata,
+) -> Result<Message, String> {
     let err = |e: std::io::Error| format!("{}: {e}", p.display());
-    let meta = std::fs::metadata(p).map_err(err)?;
     m.size = Some(meta.len());
     let mtime = meta
         .modified()
