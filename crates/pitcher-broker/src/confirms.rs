@@ -61,8 +61,20 @@ impl PendingConfirms {
 
     /// Waits until every message of the batch is confirmed, refused or given up on (each
     /// publisher bounds this by its timeout, and by the loss of the connection).
-    pub async fn wait(self) -> Confirmed {
-        let mut results = self.waiting.await;
+    pub async fn wait(mut self) -> Confirmed {
+        let results = (&mut self.waiting).await;
+        self.finish(results)
+    }
+
+    /// The confirms if they are all in already, without waiting; else the batch back.
+    pub fn try_wait(mut self) -> Result<Confirmed, PendingConfirms> {
+        match futures_util::FutureExt::now_or_never(&mut self.waiting) {
+            Some(results) => Ok(self.finish(results)),
+            None => Err(self),
+        }
+    }
+
+    fn finish(&self, mut results: Vec<Result<(), BrokerError>>) -> Confirmed {
         // One result per message, whatever the implementation did.
         results.truncate(self.len);
         while results.len() < self.len {

@@ -67,8 +67,8 @@ pub trait Publisher: Send {
     }
 
     /// Hands a batch to the broker without waiting for its confirms, so that the next batch can
-    /// be sent while the broker confirms this one (crate::confirms). Batches leave in the order
-    /// they are sent.
+    /// be sent while the broker confirms this one (crate::confirms). AMQP keeps the order
+    /// batches are sent in; MQTT may swap neighbouring messages (mqtt/publisher.rs).
     fn send(&mut self, batch: &[Outgoing]) -> impl Future<Output = PendingConfirms> + Send;
 
     /// Takes back the confirms of a batch this publisher sent: one result per message, in the

@@ -546,6 +546,15 @@ async fn confirms_lost_with_their_connection_do_not_drop_its_replacement() {
         .await;
     proxy.cut();
     let lost = lost.wait().await;
+    // The connection died with a batch out: that counts as a failed attempt, so the next send
+    // waits out the back-off (1 s) instead of reconnecting at once.
+    let early = p.send(&[message(&test, 100)]).await;
+    let early = p.settle(early.wait().await);
+    assert!(
+        matches!(early[..], [Err(BrokerError::NotConnected { .. })]),
+        "{early:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     // A second batch goes out on a new connection before the first one's confirms are settled.
     let second = p
         .send(&(3..6).map(|i| message(&test, i)).collect::<Vec<_>>())
@@ -557,8 +566,8 @@ async fn confirms_lost_with_their_connection_do_not_drop_its_replacement() {
             .all(|r| r.as_ref().is_err_and(BrokerError::is_connection_problem)),
         "{results:?}"
     );
-    // Settling the old connection's failures must leave the new connection alone: no back-off,
-    // the next batch goes out at once.
+    // Settling the old connection's failures must leave the new connection alone: no new
+    // back-off, the next batch goes out at once.
     let results = p.settle(second.wait().await);
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     let third = p

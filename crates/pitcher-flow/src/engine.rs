@@ -126,10 +126,14 @@ struct Engine {
 }
 
 /// How many messages of a local gather (post, watch) may wait for their confirms while the
-/// next batches are gathered and sent (at least one batch always may). RabbitMQ confirms a
+/// next batches are gathered and sent (checked after each send, so one batch more; at least one
+/// batch always may). RabbitMQ confirms a
 /// persistent message once it has synced it: with one batch of 100 out at a time, a post spent
 /// most of its time waiting (bench/RESULTS.md, "post: pipelined confirms").
 const POSTS_IN_FLIGHT: usize = 1000;
+
+/// How long a stopping flow waits for its pipelined posts' confirms before it spools them.
+const STOP_SETTLE: Duration = Duration::from_secs(10);
 
 /// One batch of posts: what is sent, and what its log lines and retry warnings need.
 #[derive(Default)]
@@ -581,7 +585,7 @@ impl Engine {
         }
 
         // post (a local gather's posts are pipelined: there is nothing to acknowledge)
-        let post_durable = if matches!(self.gather, Gather::Local(_)) {
+        let post_durable = if self.pipelines_posts() {
             self.post_items_pipelined(&mut items).await;
             true
         } else {
@@ -654,6 +658,8 @@ impl Engine {
             let pending = publisher.send(&batch.out).await;
             self.posts_in_flight.push_back((pending, batch));
         }
+        // What is confirmed already is logged and counted now, not when the window fills.
+        self.settle_confirmed_posts().await;
         while self.posts_in_flight.len() > 1
             && self
                 .posts_in_flight
@@ -666,10 +672,76 @@ impl Engine {
         }
     }
 
-    /// Wait for every batch still in flight (before stopping, or when there is nothing to do).
+    /// Can this flow's posts be pipelined? Only when nothing is recorded at the end of a pass
+    /// on the strength of its posts: a local gather (a walk or a watch: no broker message to
+    /// acknowledge) with no nodupe cache (it would be written to disk with keys whose posts are
+    /// not confirmed yet, and a crash would then make them duplicates of themselves) and no
+    /// work step (its retry spool entries are marked done at the end of a pass).
+    fn pipelines_posts(&self) -> bool {
+        matches!(self.gather, Gather::Local(_))
+            && self.nodupe.is_none()
+            && self.worker.is_none()
+            && self.sender.is_none()
+    }
+
+    /// Wait for every batch still in flight (when a pass found nothing to do, or a walk ended).
     async fn settle_posts(&mut self) {
         while !self.posts_in_flight.is_empty() {
             self.settle_oldest_post().await;
+        }
+    }
+
+    /// Before stopping: wait for the batches still in flight, but at most [`STOP_SETTLE`] in
+    /// all (`pitcher stop` kills an instance after 30 s, and a broker that stopped confirming
+    /// would hold each batch for `timeout`). What is not confirmed by then goes to the post
+    /// retry spool, to be posted again at the next start (a duplicate at worst).
+    async fn settle_posts_before_stop(&mut self) {
+        let deadline = tokio::time::Instant::now() + STOP_SETTLE;
+        while let Some((pending, batch)) = self.posts_in_flight.pop_front() {
+            match tokio::time::timeout_at(deadline, pending.wait()).await {
+                Ok(confirmed) => {
+                    let results = match self.publisher.as_mut() {
+                        Some(p) => p.settle(confirmed).await,
+                        None => return,
+                    };
+                    self.record_posts(batch, results);
+                }
+                Err(_) => {
+                    let results = batch
+                        .out
+                        .iter()
+                        .map(|_| {
+                            Err(BrokerError::NotConfirmed {
+                                broker: String::new(),
+                                reason: format!(
+                                    "not confirmed within {} s of the stop",
+                                    STOP_SETTLE.as_secs()
+                                ),
+                            })
+                        })
+                        .collect();
+                    self.record_posts(batch, results);
+                }
+            }
+        }
+    }
+
+    /// Settle, oldest first, the batches whose confirms are all in already (without waiting).
+    async fn settle_confirmed_posts(&mut self) {
+        while let Some((pending, batch)) = self.posts_in_flight.pop_front() {
+            match pending.try_wait() {
+                Ok(confirmed) => {
+                    let results = match self.publisher.as_mut() {
+                        Some(p) => p.settle(confirmed).await,
+                        None => return,
+                    };
+                    self.record_posts(batch, results);
+                }
+                Err(pending) => {
+                    self.posts_in_flight.push_front((pending, batch));
+                    return;
+                }
+            }
         }
     }
 
@@ -964,7 +1036,7 @@ pub async fn run(inst: Instance, mut stop: watch::Receiver<bool>) -> Result<RunS
         }
     };
     tracing::info!("{} instance {} stopping ({reason:?})", e.id, e.instance);
-    e.settle_posts().await;
+    e.settle_posts_before_stop().await;
     e.close().await;
     Ok(RunSummary {
         reason,

@@ -34,6 +34,8 @@ pub struct AmqpPublisher {
     declared: HashSet<String>,
     /// Counts connections made, so that confirms from an older one do not drop a newer one.
     connection: u64,
+    /// Batches sent on the current connection and not settled yet.
+    unsettled: usize,
 }
 
 impl AmqpPublisher {
@@ -46,6 +48,7 @@ impl AmqpPublisher {
             backoff: Backoff::default(),
             declared: HashSet::new(),
             connection: 0,
+            unsettled: 0,
         }
     }
 
@@ -91,6 +94,7 @@ impl AmqpPublisher {
             channel,
         });
         self.connection += 1;
+        self.unsettled = 0;
         self.backoff.succeeded();
         info!(broker = %self.endpoint, "connected for publishing");
         Ok(())
@@ -148,6 +152,13 @@ impl AmqpPublisher {
         }
         if self.live.take().is_some() {
             warn!(broker = %self.endpoint, "publishing connection lost");
+            self.declared.clear();
+            // Batches still out on it will fail, but their settling no longer counts (the
+            // connection is gone): count the failure now, so that a broker that keeps dropping
+            // connections is retried with back-off, not once per batch.
+            if self.unsettled > 0 {
+                self.backoff.failed();
+            }
         }
         if !self.backoff.remaining().is_zero() {
             return Err(self.not_connected());
@@ -179,7 +190,7 @@ impl AmqpPublisher {
     /// Hands a batch to the broker without waiting for its confirms (crate::confirms).
     pub async fn send(&mut self, batch: &[Outgoing]) -> PendingConfirms {
         if batch.is_empty() {
-            return PendingConfirms::new(0, self.connection, async { Vec::new() });
+            return PendingConfirms::new(0, 0, async { Vec::new() });
         }
         if let Err(e) = self.ensure_connected().await {
             return PendingConfirms::failed(batch.len(), e);
@@ -243,6 +254,8 @@ impl AmqpPublisher {
         let connection = self.connection;
         if let Some(e) = broken {
             self.drop_connection(&e);
+        } else {
+            self.unsettled += 1;
         }
         // One deadline for the whole window of confirms. lapin's I/O thread settles them: they
         // need no polling to make progress, so they can wait while other batches are sent.
@@ -284,6 +297,9 @@ impl AmqpPublisher {
     /// Takes back a sent batch's confirms: a connection they saw lost is dropped (and remade
     /// on the next send), unless it has been replaced since. One result per message.
     pub fn settle(&mut self, confirmed: Confirmed) -> Vec<Result<(), BrokerError>> {
+        if confirmed.connection == self.connection {
+            self.unsettled = self.unsettled.saturating_sub(1);
+        }
         if confirmed.connection == self.connection
             && self.live.is_some()
             && let Some(e) = confirmed

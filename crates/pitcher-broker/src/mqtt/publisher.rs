@@ -33,6 +33,8 @@ pub struct MqttPublisher {
     backoff: Backoff,
     /// Counts connections made, so that PUBACK failures from an older one do not drop a newer.
     connection: u64,
+    /// Batches sent on the current connection and not settled yet.
+    unsettled: usize,
 }
 
 impl MqttPublisher {
@@ -45,6 +47,7 @@ impl MqttPublisher {
             live: None,
             backoff: Backoff::default(),
             connection: 0,
+            unsettled: 0,
         }
     }
 
@@ -71,6 +74,7 @@ impl MqttPublisher {
         up.store(true, Ordering::SeqCst);
         self.live = Some(Live { client, up });
         self.connection += 1;
+        self.unsettled = 0;
         self.backoff.succeeded();
         info!(broker = %self.endpoint, "connected for publishing");
         Ok(())
@@ -83,6 +87,20 @@ impl MqttPublisher {
             .is_some_and(|l| l.up.load(Ordering::SeqCst))
         {
             return Ok(());
+        }
+        if let Some(old) = self.live.take() {
+            warn!(broker = %self.endpoint, "publishing connection lost");
+            let _ = tokio::time::timeout(
+                crate::timeouts::setup_timeout(self.timeout),
+                old.client.disconnect_abnormally(),
+            )
+            .await;
+            // Batches still out on it will fail, but their settling no longer counts (the
+            // connection is gone): count the failure now, so that a broker that keeps dropping
+            // connections is retried with back-off, not once per batch.
+            if self.unsettled > 0 {
+                self.backoff.failed();
+            }
         }
         if !self.backoff.remaining().is_zero() {
             return Err(BrokerError::NotConnected {
@@ -113,10 +131,11 @@ impl MqttPublisher {
 
     /// Hands a batch to the client without waiting for its PUBACKs (crate::confirms). The
     /// publishes run on a task of their own: each is first polled, in the batch's order, before
-    /// this returns, so batches sent one after the other leave in order.
+    /// this returns. The client still runs them concurrently, and under its receive-maximum
+    /// quota neighbours can swap (within a batch as before, or now across two).
     pub async fn send(&mut self, batch: &[Outgoing]) -> PendingConfirms {
         if batch.is_empty() {
-            return PendingConfirms::new(0, self.connection, async { Vec::new() });
+            return PendingConfirms::new(0, 0, async { Vec::new() });
         }
         if let Err(e) = self.ensure_connected().await {
             return PendingConfirms::failed(batch.len(), e);
@@ -159,21 +178,50 @@ impl MqttPublisher {
             })
             .collect();
         let (first_polled, polled) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let mut all = std::pin::pin!(join_all(sends));
-            let mut first_polled = Some(first_polled);
-            std::future::poll_fn(|cx| {
-                let r = all.as_mut().poll(cx);
-                if let Some(tx) = first_polled.take() {
-                    let _ = tx.send(());
+        let task = tokio::spawn(tokio::task::unconstrained(async move {
+            // Each publish is polled once, in the batch's order, before the next batch may be
+            // sent: it takes its packet id and its place in the client's (first come, first
+            // served) locks and queues in that order. Unconstrained, so that tokio's
+            // cooperative budget cannot make a publish yield before it has taken its place.
+            let mut sends: Vec<_> = sends.into_iter().map(Box::pin).collect();
+            let mut done: Vec<Option<Result<(), BrokerError>>> = Vec::with_capacity(sends.len());
+            {
+                let waker = futures_util::task::noop_waker();
+                let mut cx = std::task::Context::from_waker(&waker);
+                for f in &mut sends {
+                    done.push(match f.as_mut().poll(&mut cx) {
+                        std::task::Poll::Ready(r) => Some(r),
+                        std::task::Poll::Pending => None,
+                    });
                 }
-                r
-            })
-            .await
-        });
-        // The task has polled every publish once (each has taken its place in the client's
-        // queue) or has ended.
+            }
+            let _ = first_polled.send(());
+            // The rest are polled again with this task's own waker from here on.
+            let rest = join_all(
+                sends
+                    .into_iter()
+                    .zip(&done)
+                    .filter(|(_, d)| d.is_none())
+                    .map(|(f, _)| f),
+            )
+            .await;
+            let mut rest = rest.into_iter();
+            done.into_iter()
+                .map(|d| {
+                    d.or_else(|| rest.next()).unwrap_or_else(|| {
+                        Err(BrokerError::NotConfirmed {
+                            broker: String::new(),
+                            reason: "no result".into(),
+                        })
+                    })
+                })
+                .collect::<Vec<_>>()
+        }));
+        // The task has polled every publish once.
         let _ = polled.await;
+        if self.live.is_some() {
+            self.unsettled += 1;
+        }
         let len = batch.len();
         let waiting = async move {
             match task.await {
@@ -195,6 +243,9 @@ impl MqttPublisher {
     /// reported as connection losses. One result per message.
     pub async fn settle(&mut self, confirmed: Confirmed) -> Vec<Result<(), BrokerError>> {
         let same = confirmed.connection == self.connection;
+        if same {
+            self.unsettled = self.unsettled.saturating_sub(1);
+        }
         let down = same
             && self
                 .live

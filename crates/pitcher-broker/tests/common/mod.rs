@@ -112,17 +112,21 @@ impl Proxy {
                 }
                 let (c2, f2) = (c.clone(), f.clone());
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(target).await else {
-                        return;
-                    };
+                    // Made before anything else, so that a cut or a freeze from now on is seen
+                    // (a `Notified` gets `notify_waiters` from its creation on).
                     let cut = c2.notified();
                     let frozen = f2.notified();
                     tokio::pin!(cut, frozen);
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = &mut cut => {}
-                        // Frozen: both ends stay open and nothing more is forwarded, until cut.
+                        // In this order: once frozen, not one more byte is forwarded; both
+                        // ends stay open, silent, until cut.
+                        biased;
                         _ = &mut frozen => cut.await,
+                        _ = &mut cut => {}
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                     }
                 });
             }
