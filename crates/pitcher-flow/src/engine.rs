@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use pitcher_broker::{
-    AnyConsumer, AnyPublisher, BrokerError, Consumer, Outgoing, PendingConfirms, Publisher,
+    AnyConsumer, AnyPublisher, BrokerError, Confirmed, Consumer, Outgoing, PendingConfirms,
+    Publisher,
 };
 use pitcher_config::{Component, LoadedFlow};
 use pitcher_core::Timestamp;
@@ -700,11 +701,7 @@ impl Engine {
         while let Some((pending, batch)) = self.posts_in_flight.pop_front() {
             match tokio::time::timeout_at(deadline, pending.wait()).await {
                 Ok(confirmed) => {
-                    let results = match self.publisher.as_mut() {
-                        Some(p) => p.settle(confirmed).await,
-                        None => return,
-                    };
-                    self.record_posts(batch, results);
+                    self.settle_post(confirmed, batch).await;
                 }
                 Err(_) => {
                     let results = batch
@@ -731,11 +728,7 @@ impl Engine {
         while let Some((pending, batch)) = self.posts_in_flight.pop_front() {
             match pending.try_wait() {
                 Ok(confirmed) => {
-                    let results = match self.publisher.as_mut() {
-                        Some(p) => p.settle(confirmed).await,
-                        None => return,
-                    };
-                    self.record_posts(batch, results);
+                    self.settle_post(confirmed, batch).await;
                 }
                 Err(pending) => {
                     self.posts_in_flight.push_front((pending, batch));
@@ -750,9 +743,24 @@ impl Engine {
             return;
         };
         let confirmed = pending.wait().await;
+        self.settle_post(confirmed, batch).await;
+    }
+
+    /// Hand a batch's confirms back to the publisher, then count, log and spool its messages.
+    async fn settle_post(&mut self, confirmed: Confirmed, batch: PostBatch) {
         let results = match self.publisher.as_mut() {
             Some(p) => p.settle(confirmed).await,
-            None => return,
+            // Unreachable: only a flow with a publisher sends. Spooled rather than dropped.
+            None => batch
+                .out
+                .iter()
+                .map(|_| {
+                    Err(BrokerError::NotConfirmed {
+                        broker: String::new(),
+                        reason: "no publisher".into(),
+                    })
+                })
+                .collect(),
         };
         self.record_posts(batch, results);
     }
